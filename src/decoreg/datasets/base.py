@@ -1,0 +1,182 @@
+"""What a dataset is: its description (`DatasetInfo`) and its rows with fixed splits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from decoreg.errors import ConfigError, DataError
+
+KINDS = ("text", "tabular")
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Static facts about a built-in dataset.
+
+    Attributes:
+        name: Registry key, e.g. ``"clothing-reviews"``.
+        description: What the rows are, how they were filtered and how many there are.
+        source: Where the data comes from: ``package==version:member`` or the generator.
+        license: Licence of the data and of the package that ships it.
+        kind: ``"text"`` (one text column, used with a prompt template) or ``"tabular"``.
+        target_column: Column holding the number to predict.
+        text_column: The input text column (text datasets only).
+        feature_columns: Input columns (tabular datasets only; empty for text).
+        template: Default prompt template containing ``{text}`` (text datasets only). It ends
+            with a space, right before where the number is written.
+        target_range: Documented (min, max) of the target in the full source.
+    """
+
+    name: str
+    description: str
+    source: str
+    license: str
+    kind: str
+    target_column: str
+    text_column: str | None
+    feature_columns: tuple[str, ...]
+    template: str | None
+    target_range: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.description or not self.source or not self.license:
+            raise ConfigError(f"dataset {self.name!r}: name/description/source/license are empty")
+        if self.kind not in KINDS:
+            raise ConfigError(f"dataset {self.name!r}: kind={self.kind!r}, expected one of {KINDS}")
+        if self.kind == "text":
+            if not self.text_column or self.feature_columns:
+                raise ConfigError(
+                    f"dataset {self.name!r}: a text dataset needs text_column and no features"
+                )
+            if self.template is None or "{text}" not in self.template:
+                raise ConfigError(f"dataset {self.name!r}: template must contain '{{text}}'")
+        elif self.text_column is not None or self.template is not None or not self.feature_columns:
+            raise ConfigError(
+                f"dataset {self.name!r}: a tabular dataset needs feature_columns and no "
+                "text_column or template"
+            )
+        if self.target_column in self.feature_columns or self.target_column == self.text_column:
+            raise ConfigError(f"dataset {self.name!r}: the target is also an input column")
+        low, high = self.target_range
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise ConfigError(f"dataset {self.name!r}: bad target_range {self.target_range}")
+
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """The columns a model reads: the text column or the feature columns."""
+        return (self.text_column,) if self.text_column else self.feature_columns
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """Rows of a dataset with fixed, disjoint train/validation/test splits.
+
+    Attributes:
+        info: The dataset's description.
+        frame: All rows kept after the documented filtering (and `max_rows` subsampling), with
+            a fresh 0..n-1 index.
+        splits: ``"train"``, ``"validation"``, ``"test"`` -> sorted row positions in `frame`.
+        dropped: How many source rows the documented filtering removed (0 if none).
+    """
+
+    info: DatasetInfo
+    frame: pd.DataFrame
+    splits: dict[str, np.ndarray]
+    dropped: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        missing = [
+            c for c in (self.info.target_column, *self.info.input_columns) if c not in self.frame
+        ]
+        if missing:
+            raise DataError(f"dataset {self.info.name!r}: frame lacks columns {missing}")
+        if set(self.splits) != set(SPLIT_NAMES):
+            raise DataError(f"dataset {self.info.name!r}: splits must be exactly {SPLIT_NAMES}")
+        positions = np.concatenate([np.asarray(self.splits[s]) for s in SPLIT_NAMES])
+        if len(positions) != len(self.frame) or not np.array_equal(
+            np.sort(positions), np.arange(len(self.frame))
+        ):
+            raise DataError(
+                f"dataset {self.info.name!r}: splits must be disjoint and cover all rows"
+            )
+        if self.dropped < 0:
+            raise DataError(f"dataset {self.info.name!r}: dropped={self.dropped} is negative")
+
+    def split(self, name: str) -> pd.DataFrame:
+        """Return the rows of one split.
+
+        Args:
+            name: ``"train"``, ``"validation"`` or ``"test"``.
+
+        Returns:
+            The rows, keeping their labels in `frame` (which equal their positions).
+
+        Raises:
+            ConfigError: If `name` is not a split name.
+        """
+        if name not in self.splits:
+            raise ConfigError(f"split={name!r} is unknown; valid splits: {', '.join(SPLIT_NAMES)}")
+        return self.frame.iloc[self.splits[name]]
+
+    @classmethod
+    def from_frame(
+        cls,
+        info: DatasetInfo,
+        frame: pd.DataFrame,
+        *,
+        max_rows: int | None = None,
+        seed: int = 0,
+        fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+        dropped: int = 0,
+    ) -> LoadedDataset:
+        """Subsample and split a frame deterministically.
+
+        One permutation ``numpy.random.default_rng(seed).permutation(len(frame))`` decides
+        everything: its first `max_rows` entries are the rows kept (so a smaller `max_rows`
+        keeps a subset of a larger one), and consecutive runs of it are the splits, of sizes
+        ``round(fraction * n)`` for train and validation and the rest for test.
+
+        Args:
+            info: The dataset's description.
+            frame: All rows.
+            max_rows: Keep at most this many rows (None keeps all).
+            seed: Seed of the permutation.
+            fractions: Train, validation and test fractions; non-negative, summing to 1.
+            dropped: Rows removed earlier by filtering, recorded on the result.
+
+        Returns:
+            The dataset with its splits.
+
+        Raises:
+            ConfigError: If `max_rows` or `fractions` are invalid.
+        """
+        if max_rows is not None and (isinstance(max_rows, bool) or max_rows < 1):
+            raise ConfigError(f"max_rows={max_rows!r}: expected a positive integer or None")
+        if len(fractions) != 3 or any(not f >= 0 for f in fractions):
+            raise ConfigError(f"fractions={fractions!r}: expected three non-negative numbers")
+        if not math.isclose(sum(fractions), 1.0, abs_tol=1e-9) or fractions[0] == 0:
+            raise ConfigError(f"fractions={fractions!r}: must sum to 1 with a non-zero train part")
+        order = np.random.default_rng(seed).permutation(len(frame))
+        if max_rows is not None:
+            order = order[:max_rows]
+        kept = np.sort(order)
+        subset = frame.iloc[kept].reset_index(drop=True)
+        # Position of each original row in `subset`, to express the permuted order there.
+        new_position = np.empty(len(frame), dtype=np.int64)
+        new_position[kept] = np.arange(len(kept))
+        permuted = new_position[order]
+        n = len(permuted)
+        n_train = round(fractions[0] * n)
+        n_val = min(round(fractions[1] * n), n - n_train)
+        bounds = {
+            "train": permuted[:n_train],
+            "validation": permuted[n_train : n_train + n_val],
+            "test": permuted[n_train + n_val :],
+        }
+        splits = {name: np.sort(bounds[name]) for name in SPLIT_NAMES}
+        return cls(info=info, frame=subset, splits=splits, dropped=dropped)
