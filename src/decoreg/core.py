@@ -31,7 +31,9 @@ class Batch:
     targets: Tensor | None = None
 
     def __len__(self) -> int:
-        return len(self.inputs) if not isinstance(self.inputs, dict) else _dict_batch_len(self.inputs)
+        return (
+            len(self.inputs) if not isinstance(self.inputs, dict) else _dict_batch_len(self.inputs)
+        )
 
 
 def _dict_batch_len(inputs: dict[str, Tensor]) -> int:

@@ -1,0 +1,347 @@
+"""`DecodingRegressor`: the scikit-learn face of decoreg.
+
+It only assembles the pieces (family, objective, decoder, training loop) and follows the
+scikit-learn rules: `__init__` stores its arguments, `fit` returns self, learned state ends
+in `_`, so `clone`, `GridSearchCV` and `cross_val_score` work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from decoreg.config import DecodeConfig, TrainConfig
+from decoreg.data import (
+    PYTHON_SOURCE,
+    frame_from_python,
+    select_texts,
+    targets_from_python,
+)
+from decoreg.errors import ConfigError
+from decoreg.families import check_choice, get_family
+from decoreg.families.causal_lm import build_causal_lm, lm_options_from
+from decoreg.inference import predict_prepared, with_fallback
+from decoreg.metrics import regression_report
+from decoreg.training import Dataset, TrainResult, fit
+
+logger = logging.getLogger(__name__)
+
+META_FILE = "decoreg.json"
+FORMAT_VERSION = 1
+
+
+class DecodingRegressor(RegressorMixin, BaseEstimator):
+    """A language model that predicts numbers by writing them, fine-tuned to be accurate.
+
+    Args:
+        model: Built-in model name (`decoreg models`) or a local Hugging Face model folder.
+        objective: Training objective name ("raft", "ce", ...); see `decoreg.objectives`.
+        decoder: How numbers are read out ("grid-mean", "greedy", "sample-mean", ...).
+        family: "causal-lm" (pretrained LMs on text).
+        text_column: Column of X holding the text (default: "text" or X's only column).
+        feature_columns: Columns serialized as "name: value; ..." instead of a text column.
+        template: Prompt template with `{text}`, ending with the space before the number.
+        decimals: Decimals when writing targets (default from the grid).
+        grid: Grid values for RAFT and grid decoders (default: digits spanning the targets).
+        scale_targets: "auto", "always" or "never" map targets onto the grid's range.
+        max_prompt_tokens: Longer inputs have their text shortened, with a warning.
+        objective_options: Options of the objective, e.g. {"normalize": True} for RAFT.
+        learning_rate, batch_size, grad_accum_steps, max_steps, warmup_steps, schedule,
+        weight_decay, max_grad_norm, eval_every, early_stopping_patience, max_eval_rows, bf16:
+            Training options; see `decoreg.config.TrainConfig`. `max_steps=0` fits nothing
+            (zero-shot use of the pretrained model).
+        validation_fraction: Share of the training rows held out (seeded) to pick the best
+            checkpoint by validation RMSE, when `fit` gets no `eval_set`.
+        num_samples, temperature, normalize_grid, quantile, max_new_tokens: Decoder options;
+            see `decoreg.config.DecodeConfig`.
+        trust_remote_code: Allow a local model folder to run its own code.
+        random_state: Seed for splitting, data order and sampling.
+        verbose: Show progress bars.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        objective: str = "raft",
+        decoder: str = "grid-mean",
+        *,
+        family: str = "causal-lm",
+        text_column: str | None = None,
+        feature_columns: list[str] | None = None,
+        template: str | None = None,
+        decimals: int | None = None,
+        grid: list[float] | None = None,
+        scale_targets: str = "auto",
+        max_prompt_tokens: int = 256,
+        objective_options: dict | None = None,
+        learning_rate: float = 3e-5,
+        batch_size: int = 8,
+        grad_accum_steps: int = 1,
+        max_steps: int = 200,
+        warmup_steps: int = 10,
+        schedule: str = "linear",
+        weight_decay: float = 0.0,
+        max_grad_norm: float = 1.0,
+        eval_every: int = 50,
+        early_stopping_patience: int = 0,
+        max_eval_rows: int = 256,
+        bf16: bool = True,
+        validation_fraction: float = 0.1,
+        num_samples: int = 32,
+        temperature: float = 1.0,
+        normalize_grid: bool = True,
+        quantile: float = 0.5,
+        max_new_tokens: int | None = None,
+        trust_remote_code: bool = False,
+        random_state: int = 0,
+        verbose: bool = True,
+    ) -> None:
+        self.model = model
+        self.objective = objective
+        self.decoder = decoder
+        self.family = family
+        self.text_column = text_column
+        self.feature_columns = feature_columns
+        self.template = template
+        self.decimals = decimals
+        self.grid = grid
+        self.scale_targets = scale_targets
+        self.max_prompt_tokens = max_prompt_tokens
+        self.objective_options = objective_options
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.grad_accum_steps = grad_accum_steps
+        self.max_steps = max_steps
+        self.warmup_steps = warmup_steps
+        self.schedule = schedule
+        self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
+        self.eval_every = eval_every
+        self.early_stopping_patience = early_stopping_patience
+        self.max_eval_rows = max_eval_rows
+        self.bf16 = bf16
+        self.validation_fraction = validation_fraction
+        self.num_samples = num_samples
+        self.temperature = temperature
+        self.normalize_grid = normalize_grid
+        self.quantile = quantile
+        self.max_new_tokens = max_new_tokens
+        self.trust_remote_code = trust_remote_code
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ configuration
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            grad_accum_steps=self.grad_accum_steps,
+            max_steps=max(self.max_steps, 1),
+            warmup_steps=self.warmup_steps,
+            schedule=self.schedule,
+            max_grad_norm=self.max_grad_norm,
+            eval_every=self.eval_every,
+            early_stopping_patience=self.early_stopping_patience,
+            bf16=self.bf16,
+            seed=self.random_state,
+            max_eval_rows=self.max_eval_rows,
+            show_progress=self.verbose,
+        )
+
+    def decode_config(self) -> DecodeConfig:
+        return DecodeConfig(
+            num_samples=self.num_samples,
+            temperature=self.temperature,
+            normalize_grid=self.normalize_grid,
+            max_new_tokens=self.max_new_tokens,
+            quantile=self.quantile,
+        )
+
+    def build_objective(self):
+        family = get_family(self.family)
+        check_choice("objective", self.objective, family.objectives, self.family)
+        factory = family.objectives[self.objective]
+        try:
+            return factory(**(self.objective_options or {}))
+        except TypeError as error:
+            raise ConfigError(
+                f"bad objective_options {self.objective_options} for {self.objective!r}: {error}"
+            ) from error
+
+    def build_decoder(self):
+        family = get_family(self.family)
+        check_choice("decoder", self.decoder, family.decoders, self.family)
+        return family.decoders[self.decoder](self.decode_config())
+
+    def _check_options(self) -> None:
+        """Every option problem is raised here, before data is read or a model loaded."""
+        self.build_objective()
+        self.build_decoder()
+        self.train_config()
+        lm_options_from(self.get_params())
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
+            )
+        if self.max_steps < 0:
+            raise ConfigError(f"max_steps must be >= 0, got {self.max_steps}")
+
+    # ------------------------------------------------------------------------ fitting
+    def fit(self, X, y, *, eval_set: tuple | None = None, source: str = PYTHON_SOURCE):
+        """Fit on texts (a list, Series or DataFrame) and numeric targets; returns self.
+
+        Args:
+            X: Inputs; a DataFrame uses `text_column` or `feature_columns`.
+            y: [N] numeric targets.
+            eval_set: Optional (X_val, y_val) for checkpoint selection; otherwise a seeded
+                `validation_fraction` of the rows is held out.
+            source: Name used in error messages (the CLI passes the file path).
+        """
+        self._check_options()
+        frame = frame_from_python(X, source)
+        targets = targets_from_python(y, len(frame), source)
+        texts = self._texts(frame, source)
+        val_texts, val_targets = None, None
+        if eval_set is not None:
+            val_frame = frame_from_python(eval_set[0], f"{source} (validation)")
+            val_targets = targets_from_python(eval_set[1], len(val_frame), f"{source} (validation)")
+            val_texts = self._texts(val_frame, f"{source} (validation)")
+        elif self.max_steps > 0 and self.validation_fraction > 0 and len(texts) >= 10:
+            texts, targets, val_texts, val_targets = _holdout(
+                texts, targets, self.validation_fraction, self.random_state
+            )
+        model = build_causal_lm(lm_options_from(self.get_params()), targets)
+        if any(
+            getattr(p, "uses_grid", False) for p in (self.build_objective(), self.build_decoder())
+        ):
+            model.grid_token_ids  # noqa: B018 - raises a ConfigError for a grid it cannot write
+        self.model_ = model
+        self.train_result_ = TrainResult()
+        if self.max_steps > 0:
+            validation = None
+            if val_texts is not None:
+                validation = Dataset(model.prepare_inputs(val_texts), val_targets)
+            self.train_result_ = fit(
+                model,
+                self.build_objective(),
+                Dataset(model.prepare_inputs(texts), targets),
+                self.train_config(),
+                validation=validation,
+                decoder=self.build_decoder(),
+                fallback=model.spec.fallback,
+            )
+        self.n_train_rows_ = len(texts)
+        return self
+
+    # --------------------------------------------------------------------- predicting
+    def predict_details(self, X, *, source: str = PYTHON_SOURCE):
+        """Predictions with raw text and a parsed flag per row (raw space, NaN unparsed)."""
+        self._require_fitted()
+        texts = self._texts(frame_from_python(X, source), source)
+        return predict_prepared(
+            self.model_,
+            self.build_decoder(),
+            self.model_.prepare_inputs(texts),
+            batch_size=self.batch_size * 2,
+            seed=self.random_state,
+            show_progress=self.verbose,
+            description=f"predict ({self.decoder})",
+        )
+
+    def predict(self, X) -> np.ndarray:
+        """[N] predictions; rows the decoder could not read get the training median."""
+        return with_fallback(self.predict_details(X), self.model_.spec.fallback)
+
+    def evaluate(self, X, y, *, source: str = PYTHON_SOURCE) -> dict[str, float]:
+        """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs."""
+        details = self.predict_details(X, source=source)
+        targets = targets_from_python(y, len(details.values), source)
+        y_pred = with_fallback(details, self.model_.spec.fallback)
+        return regression_report(targets, y_pred, details.parsed)
+
+    # ------------------------------------------------------------------------- saving
+    def save(self, directory: str | Path, *, target_column: str | None = None) -> Path:
+        """Write weights (safetensors) and a JSON of everything needed to predict again.
+
+        Args:
+            directory: Folder to write (created if needed).
+            target_column: Recorded so that `decoreg evaluate` finds the targets by itself.
+        """
+        self._require_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model_.save(directory)
+        params = self.get_params()
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "family": self.family,
+            "params": params,
+            "target_column": target_column,
+            "train": {
+                "steps_run": self.train_result_.steps_run,
+                "best_step": self.train_result_.best_step,
+                "best_validation": self.train_result_.best_validation,
+            },
+        }
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=_json_default))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> DecodingRegressor:
+        """Read a folder written by `save`; predictions are identical to the saved model's."""
+        directory = Path(directory)
+        meta_path = directory / META_FILE
+        if not meta_path.is_file():
+            raise ConfigError(f"{directory} is not a decoreg model folder (no {META_FILE})")
+        meta = json.loads(meta_path.read_text())
+        estimator = cls(**meta["params"])
+        estimator.model_ = get_family(meta["family"]).load(directory)
+        estimator.train_result_ = TrainResult(**meta["train"])
+        return estimator
+
+    # ------------------------------------------------------------------------ helpers
+    def _texts(self, frame: pd.DataFrame, source: str) -> list[str]:
+        text_column = self.text_column
+        if text_column is None and not self.feature_columns:
+            text_column = _default_text_column(frame, source)
+        return select_texts(
+            frame, source, text_column=text_column, feature_columns=self.feature_columns
+        )
+
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this DecodingRegressor is not fitted yet; call fit first")
+
+
+def _default_text_column(frame: pd.DataFrame, source: str) -> str:
+    if "text" in frame.columns:
+        return "text"
+    if len(frame.columns) == 1:
+        return str(frame.columns[0])
+    raise ConfigError(
+        f"{source}: say which column holds the text (text_column) or which columns to "
+        f"serialize (feature_columns); the columns are {[str(c) for c in frame.columns]}"
+    )
+
+
+def _holdout(texts, targets, fraction, seed):
+    order = np.random.default_rng(seed).permutation(len(texts))
+    n_val = max(1, round(fraction * len(texts)))
+    val, train = order[:n_val], order[n_val:]
+    return ([texts[i] for i in train], targets[train], [texts[i] for i in val], targets[val])
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -1,0 +1,60 @@
+"""Batched prediction over many rows, returning raw-space numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from decoreg.core import Decoder, Predictions
+
+
+def predict_prepared(
+    model,
+    decoder: Decoder,
+    inputs: Sequence[Any],
+    *,
+    batch_size: int = 16,
+    seed: int = 0,
+    show_progress: bool = False,
+    description: str = "predict",
+    bf16: bool = False,
+) -> Predictions:
+    """Decode prepared inputs in batches; values come back in raw target space (NaN unparsed).
+
+    Rows are decoded in order of length to cut padding and returned in the input order.
+    `bf16` runs the forward passes under CPU bfloat16 autocast (2-3x faster on CPU).
+    """
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    order = np.argsort(model.input_lengths(inputs), kind="stable")
+    parts = []
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, desc=description, disable=not show_progress, leave=False):
+            rows = order[start : start + batch_size]
+            batch = model.make_batch(take_rows(inputs, rows), None)
+            parts.append(decoder(model, batch, generator=generator))
+    model.train(was_training)
+    merged = Predictions.concatenate(parts)
+    restore = np.empty_like(order)
+    restore[order] = np.arange(len(order))
+    raw = model.from_target_space(merged.values[restore])
+    return Predictions(
+        values=raw, texts=[merged.texts[i] for i in restore], parsed=merged.parsed[restore]
+    )
+
+
+def with_fallback(predictions: Predictions, fallback: float) -> np.ndarray:
+    """Predictions with the fallback value where nothing could be parsed (counted separately)."""
+    return np.where(predictions.parsed, predictions.values, fallback)
+
+
+def take_rows(inputs: Sequence[Any], rows: np.ndarray) -> Any:
+    if hasattr(inputs, "iloc"):  # a pandas frame of tabular rows
+        return inputs.iloc[rows]
+    return [inputs[i] for i in rows]

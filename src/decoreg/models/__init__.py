@@ -1,0 +1,1 @@
+"""Model families: pretrained causal LMs and the tabular encoder-decoder."""

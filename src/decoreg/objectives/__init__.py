@@ -1,0 +1,15 @@
+"""Training objectives for causal LMs: `(model, batch) -> (loss, detached metrics)`.
+
+`OBJECTIVES` maps a name to a factory taking the objective's options; the estimator and the
+CLI look names up here and list the keys when a name is unknown.
+"""
+
+from decoreg.objectives.cross_entropy import CrossEntropy
+from decoreg.objectives.raft import Raft
+
+OBJECTIVES: dict[str, type] = {
+    "ce": CrossEntropy,
+    "raft": Raft,
+}
+
+__all__ = ["OBJECTIVES", "CrossEntropy", "Raft"]

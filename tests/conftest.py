@@ -1,0 +1,69 @@
+"""Shared fixtures: a character tokenizer and tiny Llama models built locally, no weights."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+import torch
+
+SPECIALS = ["<pad>", "<eos>"]
+CHARACTERS = list(string.ascii_letters + string.digits + string.punctuation + " \n")
+
+
+def char_tokenizer():
+    """One token per character; digits, '.', '-' and ' ' are single tokens like in SmolLM2."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(SPECIALS + CHARACTERS)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<pad>"
+    )
+
+
+def tiny_llama(vocab_size: int, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=None,
+    )
+    return LlamaForCausalLM(config).float()
+
+
+@pytest.fixture
+def tokenizer():
+    return char_tokenizer()
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path: Path) -> Path:
+    """A local Hugging Face model folder holding a tiny random Llama and the char tokenizer."""
+    tok = char_tokenizer()
+    model = tiny_llama(len(tok))
+    folder = tmp_path / "tiny-llama"
+    model.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Never touch the user's cache from the fast tests."""
+    if "DECOREG_TEST_REAL_CACHE" not in __import__("os").environ:
+        monkeypatch.setenv("DECOREG_CACHE", str(tmp_path_factory.mktemp("cache")))
