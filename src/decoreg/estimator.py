@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.data import (
@@ -26,6 +26,7 @@ from decoreg.errors import ConfigError
 from decoreg.families import check_choice, get_family
 from decoreg.families.causal_lm import build_causal_lm, lm_options_from
 from decoreg.inference import predict_prepared, with_fallback
+from decoreg.methods import resolve_decoder
 from decoreg.metrics import regression_report
 from decoreg.training import Dataset, TrainResult, fit
 
@@ -41,7 +42,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
     Args:
         model: Built-in model name (`decoreg models`) or a local Hugging Face model folder.
         objective: Training objective name ("raft", "ce", ...); see `decoreg.objectives`.
-        decoder: How numbers are read out ("grid-mean", "greedy", "sample-mean", ...).
+        decoder: How numbers are read out ("grid-mean", "greedy", "sample-mean", ...);
+            None: the family's default, or "head" for head objectives (which refuse others).
         family: "causal-lm" (pretrained LMs on text).
         text_column: Column of X holding the text (default: "text" or X's only column).
         feature_columns: Columns serialized as "name: value; ..." instead of a text column.
@@ -51,6 +53,10 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         scale_targets: "auto", "always" or "never" map targets onto the grid's range.
         max_prompt_tokens: Longer inputs have their text shortened, with a warning.
         objective_options: Options of the objective, e.g. {"normalize": True} for RAFT.
+        head: Predictive head for objectives "head" ("token", "mean", "mlp") and
+            "learnable-raft" ("learnable-grid", "learnable-vocab"); None: the objective's first.
+        special_token: Token whose logit the "token" head reads (default: end-of-sequence).
+        init: "pretrained", or "random" to train the same architecture from scratch.
         learning_rate, batch_size, grad_accum_steps, max_steps, warmup_steps, schedule,
         weight_decay, max_grad_norm, eval_every, early_stopping_patience, max_eval_rows, bf16:
             Training options; see `decoreg.config.TrainConfig`. `max_steps=0` fits nothing
@@ -68,7 +74,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self,
         model: str | None = None,
         objective: str = "raft",
-        decoder: str = "grid-mean",
+        decoder: str | None = None,
         *,
         family: str = "causal-lm",
         text_column: str | None = None,
@@ -79,6 +85,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         scale_targets: str = "auto",
         max_prompt_tokens: int = 256,
         objective_options: dict | None = None,
+        head: str | None = None,
+        special_token: str | None = None,
+        init: str = "pretrained",
         learning_rate: float = 3e-5,
         batch_size: int = 8,
         grad_accum_steps: int = 1,
@@ -113,6 +122,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.scale_targets = scale_targets
         self.max_prompt_tokens = max_prompt_tokens
         self.objective_options = objective_options
+        self.head = head
+        self.special_token = special_token
+        self.init = init
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.grad_accum_steps = grad_accum_steps
@@ -174,10 +186,18 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
                 f"bad objective_options {self.objective_options} for {self.objective!r}: {error}"
             ) from error
 
+    def decoder_name(self) -> str:
+        """The decoder used: the one given, else the default for the objective."""
+        family = get_family(self.family)
+        return resolve_decoder(
+            self.objective, self.build_objective(), self.decoder, family.default_decoder
+        )
+
     def build_decoder(self):
         family = get_family(self.family)
-        check_choice("decoder", self.decoder, family.decoders, self.family)
-        return family.decoders[self.decoder](self.decode_config())
+        name = self.decoder_name()
+        check_choice("decoder", name, family.decoders, self.family)
+        return family.decoders[name](self.decode_config())
 
     def _check_options(self) -> None:
         """Every option problem is raised here, before data is read or a model loaded."""
@@ -220,7 +240,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         if any(
             getattr(p, "uses_grid", False) for p in (self.build_objective(), self.build_decoder())
         ):
-            model.grid_token_ids  # noqa: B018 - raises a ConfigError for a grid it cannot write
+            model.grid_trie  # noqa: B018 - raises a ConfigError for a grid it cannot write
         self.model_ = model
         self.train_result_ = TrainResult()
         if self.max_steps > 0:
@@ -251,8 +271,30 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             batch_size=self.batch_size * 2,
             seed=self.random_state,
             show_progress=self.verbose,
-            description=f"predict ({self.decoder})",
+            description=f"predict ({self.decoder_name()})",
         )
+
+    def predict_quantiles(self, X, quantiles=(0.1, 0.9)) -> np.ndarray:
+        """[N, Q] quantiles of each row's predicted distribution, e.g. a 10%-90% interval.
+
+        Uses the quantile decoder of the configured kind: "grid-quantile" for grid decoders,
+        "sample-quantile" for sampling ones (the same seed, so the same samples, for every q).
+        """
+        self._require_fitted()
+        name = self.decoder_name()
+        kind = "grid-quantile" if name.startswith("grid-") else None
+        kind = "sample-quantile" if name.startswith("sample-") else kind
+        if kind is None:
+            raise ConfigError(
+                f"decoder {name!r} gives a point, not a distribution; quantiles need a grid-* "
+                "or sample-* decoder"
+            )
+        columns = []
+        for q in quantiles:
+            estimator = clone(self).set_params(decoder=kind, quantile=float(q))
+            estimator.model_ = self.model_
+            columns.append(estimator.predict(X))
+        return np.stack(columns, axis=1)
 
     def predict(self, X) -> np.ndarray:
         """[N] predictions; rows the decoder could not read get the training median."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from decoreg.decoding import DECODERS
+from decoreg.decoding.head import HeadDecoder
 from decoreg.errors import ConfigError
 from decoreg.models.causal_lm import CausalLMRegressor
 from decoreg.objectives import OBJECTIVES
@@ -40,7 +41,7 @@ FAMILIES: dict[str, Family] = {
     "causal-lm": Family(
         name="causal-lm",
         objectives=OBJECTIVES,
-        decoders=DECODERS,
+        decoders={**DECODERS, "head": HeadDecoder},  # "head" reads a predictive head
         load=CausalLMRegressor.load,
         default_objective="raft",
         default_decoder="grid-mean",

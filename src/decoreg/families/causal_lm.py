@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from decoreg.errors import ConfigError
+from decoreg.grid_values import check_grid, check_grid_writable, fewest_decimals, parse_grid
+from decoreg.methods import check_init, resolve_head
 from decoreg.models.causal_lm import CausalLMRegressor, CausalLMSpec, fallback_from_targets
+from decoreg.models.heads import HeadSpec, set_head_bias
 from decoreg.models.pretrained import DEFAULT_MODEL, load_pretrained
+from decoreg.models.random_init import randomly_initialized
 from decoreg.numbers import AffineScaler, DecimalFormat, digit_grid
 from decoreg.prompts import DEFAULT_TEMPLATE, PromptTemplate
 
@@ -23,13 +27,18 @@ class LMOptions:
     Attributes:
         model: Built-in model name or a local Hugging Face model folder.
         template: Prompt template with `{text}`, ending with the space before the number.
-        decimals: Decimals when writing targets; default 0 for an integer grid, else 1.
+        decimals: Decimals when writing targets; default: the fewest that write every grid
+            value exactly (0 for an integer grid, 1 for 0:5:0.1).
         grid: Grid values for RAFT and the grid decoders; default: the digits spanning the
-            (scaled) targets, as in the RAFT paper.
+            (scaled) targets, as in the RAFT paper. Multi-token values are scored by a trie.
         scale_targets: "auto" maps targets onto the grid's range only when they fall outside
             it, "always" maps them onto it, "never" refuses targets the grid cannot express.
         max_prompt_tokens: Prompts longer than this have their input text shortened.
         trust_remote_code: Allow a local model folder to run its own code (off by default).
+        head: Predictive head to attach (see `decoreg.models.heads`), or None.
+        special_token: The token whose logit the `token` head reads (default: EOS).
+        init: "pretrained" weights, or "random" for the same architecture freshly initialized.
+        seed: Seed of the random initialization (heads and `init="random"`).
     """
 
     model: str = DEFAULT_MODEL
@@ -39,6 +48,10 @@ class LMOptions:
     scale_targets: str = "auto"
     max_prompt_tokens: int = 256
     trust_remote_code: bool = False
+    head: str | None = None
+    special_token: str | None = None
+    init: str = "pretrained"
+    seed: int = 0
 
     def __post_init__(self) -> None:
         PromptTemplate(self.template)
@@ -49,10 +62,12 @@ class LMOptions:
         if self.decimals is not None:
             DecimalFormat(self.decimals)
         if self.grid is not None:
-            if len(self.grid) < 2 or len(set(self.grid)) != len(self.grid):
-                raise ConfigError(f"grid needs at least two distinct values, got {self.grid}")
-            if not all(math.isfinite(v) for v in self.grid):
-                raise ConfigError(f"grid values must be finite, got {self.grid}")
+            check_grid(self.grid)
+            if self.decimals is not None:
+                check_grid_writable(self.grid, self.decimals)
+        if self.head is not None or self.special_token is not None:
+            HeadSpec(kind=self.head or "token", special_token=self.special_token)
+        check_init(self.init)
 
 
 def choose_scaler(y: np.ndarray, grid: tuple[float, ...], policy: str) -> AffineScaler:
@@ -83,7 +98,11 @@ def build_causal_lm(options: LMOptions, y_train: np.ndarray) -> CausalLMRegresso
     scaler = choose_scaler(y_train, grid, options.scale_targets)
     decimals = options.decimals
     if decimals is None:
-        decimals = 0 if all(float(v).is_integer() for v in grid) else 1
+        decimals = fewest_decimals(grid)
+    check_grid_writable(grid, decimals)
+    head = None
+    if options.head is not None:
+        head = HeadSpec(kind=options.head, special_token=options.special_token)
     spec = CausalLMSpec(
         base_model=options.model,
         template=options.template,
@@ -92,19 +111,37 @@ def build_causal_lm(options: LMOptions, y_train: np.ndarray) -> CausalLMRegresso
         scaler=scaler,
         max_prompt_tokens=options.max_prompt_tokens,
         fallback=fallback_from_targets(y_train),
+        head=head,
     )
     lm, tokenizer = load_pretrained(options.model, trust_remote_code=options.trust_remote_code)
-    return CausalLMRegressor(lm, tokenizer, spec)
+    if options.init == "random":
+        lm = randomly_initialized(lm, options.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)  # the head's own initialization
+        model = CausalLMRegressor(lm, tokenizer, spec)
+    if model.head is not None:
+        set_head_bias(model.head, float(np.mean(scaler.transform(y_train))))
+    return model
 
 
 def lm_options_from(params: dict) -> LMOptions:
     """The LM options out of the estimator's parameters (None means the default)."""
+    from decoreg.objectives import OBJECTIVES
+
+    head = params.get("head")
+    objective = params.get("objective")
+    if objective in OBJECTIVES:
+        head = resolve_head(objective, OBJECTIVES[objective], head)
     return LMOptions(
         model=params["model"] or DEFAULT_MODEL,
         template=params["template"] or DEFAULT_TEMPLATE,
         decimals=params["decimals"],
-        grid=None if params["grid"] is None else tuple(params["grid"]),
+        grid=None if params["grid"] is None else parse_grid(params["grid"]),
         scale_targets=params["scale_targets"],
         max_prompt_tokens=params["max_prompt_tokens"],
         trust_remote_code=params["trust_remote_code"],
+        head=head,
+        special_token=params.get("special_token"),
+        init=params.get("init", "pretrained"),
+        seed=params.get("random_state", 0),
     )

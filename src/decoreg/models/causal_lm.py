@@ -17,10 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from decoreg.core import Batch
 from decoreg.errors import ConfigError
+from decoreg.grid_values import check_grid_writable
+from decoreg.models.grid_scoring import GridTrie, grid_sequences, score_trie
+from decoreg.models.heads import HEAD_FILE, HeadSpec, build_head
 from decoreg.numbers import AffineScaler, DecimalFormat
 from decoreg.prompts import PromptTemplate
 
@@ -39,11 +43,12 @@ class CausalLMSpec:
         base_model: Built-in name or folder the weights started from (for the record).
         template: Prompt template; the rendered prompt ends right before the number.
         decimals: Decimals used when writing targets as text.
-        grid: Grid values (in target space) for RAFT and the grid decoders; each must be a
-            single token when written with `decimals`.
+        grid: Grid values (in target space) for RAFT and the grid decoders; each must be
+            written exactly with `decimals` (multi-token numbers are scored by a prefix trie).
         scaler: Affine map from raw targets to the target space the model writes.
         max_prompt_tokens: Longer inputs have their text shortened to fit.
         fallback: Raw-space prediction used where the output cannot be parsed (counted).
+        head: A predictive head read instead of decoding (None: the model only decodes).
     """
 
     base_model: str
@@ -53,6 +58,7 @@ class CausalLMSpec:
     scaler: AffineScaler = field(default_factory=AffineScaler)
     max_prompt_tokens: int = 256
     fallback: float = 0.0
+    head: HeadSpec | None = None
 
     def __post_init__(self) -> None:
         PromptTemplate(self.template)  # validates the placeholder and trailing space
@@ -72,6 +78,8 @@ class CausalLMSpec:
         values = dict(values)
         values["grid"] = tuple(values["grid"])
         values["scaler"] = AffineScaler(**values["scaler"])
+        if values.get("head") is not None:
+            values["head"] = HeadSpec(**values["head"])
         return cls(**values)
 
 
@@ -99,6 +107,7 @@ class CausalLMRegressor(nn.Module):
                 f"max_prompt_tokens={spec.max_prompt_tokens} leaves no room for text after the "
                 "template's own tokens"
             )
+        self.head = build_head(spec.head, self) if spec.head is not None else None
 
     # ----------------------------------------------------------------- inputs and targets
     def prepare_inputs(self, texts: Sequence[str]) -> list[list[int]]:
@@ -151,6 +160,13 @@ class CausalLMRegressor(nn.Module):
         """Token id of each grid value as written; a ConfigError if one is not a single token."""
         return self._single_token_ids(self.spec.grid)
 
+    @functools.cached_property
+    def grid_trie(self) -> GridTrie:
+        """Prefix trie of the grid values' tokens (a ConfigError if a value cannot be written)."""
+        check_grid_writable(self.spec.grid, self.spec.decimals)
+        written = [self._encode(self.number_format.format(v)) for v in self.spec.grid]
+        return GridTrie.build(grid_sequences(written, self.eos_id))
+
     # ------------------------------------------------------------------------- forward
     def pad_left(self, sequences: Sequence[list[int]]) -> tuple[Tensor, Tensor, Tensor]:
         """Left-pad token lists; returns input_ids, attention_mask and position_ids, [B, T]."""
@@ -179,8 +195,19 @@ class CausalLMRegressor(nn.Module):
         return torch.log_softmax(self.forward_logits(prompts, keep_last=1)[:, -1].float(), -1)
 
     def grid_logprobs(self, prompts: Sequence[list[int]]) -> Tensor:
-        """log p(str(g) | x) for every grid value g, [B, G] (one forward pass)."""
-        return self.answer_logprobs(prompts)[:, self.grid_token_ids]
+        """log p(str(g) | x) for every grid value g, [B, G], scored through the grid's trie.
+
+        A grid of single tokens costs one forward pass; longer numbers share their prefixes.
+        """
+        return score_trie(self, prompts, self.grid_trie)
+
+    def predict_head(self, prompts: Sequence[list[int]]) -> Tensor:
+        """The predictive head's numbers (target space), [B]; a ConfigError without a head."""
+        if self.head is None:
+            raise ConfigError(
+                "this model has no predictive head; train it with objective 'head' (--head ...)"
+            )
+        return self.head(self, prompts)
 
     # ------------------------------------------------------------------------ saving
     def save(self, directory: str | Path) -> None:
@@ -188,6 +215,11 @@ class CausalLMRegressor(nn.Module):
         self.lm.save_pretrained(directory / LM_FOLDER, safe_serialization=True)
         self.tokenizer.save_pretrained(directory / LM_FOLDER)
         (directory / SPEC_FILE).write_text(json.dumps(self.spec.to_dict(), indent=2))
+        if self.head is not None:
+            save_file(
+                {k: v.contiguous() for k, v in self.head.state_dict().items()},
+                directory / HEAD_FILE,
+            )
 
     @classmethod
     def load(cls, directory: str | Path) -> CausalLMRegressor:
@@ -199,7 +231,10 @@ class CausalLMRegressor(nn.Module):
             directory / LM_FOLDER, dtype=torch.float32, use_safetensors=True
         )
         tokenizer = AutoTokenizer.from_pretrained(directory / LM_FOLDER)
-        return cls(lm, tokenizer, spec)
+        model = cls(lm, tokenizer, spec)
+        if model.head is not None:
+            model.head.load_state_dict(load_file(directory / HEAD_FILE))
+        return model
 
     # ------------------------------------------------------------------------ helpers
     def _encode(self, text: str) -> list[int]:

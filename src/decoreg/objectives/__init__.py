@@ -5,11 +5,23 @@ CLI look names up here and list the keys when a name is unknown.
 """
 
 from decoreg.objectives.cross_entropy import CrossEntropy
+from decoreg.objectives.head import HeadRegression, LearnableRaft
+from decoreg.objectives.mbr import MinimumBayesRisk
 from decoreg.objectives.raft import Raft
 
 OBJECTIVES: dict[str, type] = {
     "ce": CrossEntropy,
     "raft": Raft,
+    "head": HeadRegression,
+    "learnable-raft": LearnableRaft,
+    "mbr": MinimumBayesRisk,
 }
 
-__all__ = ["OBJECTIVES", "CrossEntropy", "Raft"]
+__all__ = [
+    "OBJECTIVES",
+    "CrossEntropy",
+    "HeadRegression",
+    "LearnableRaft",
+    "MinimumBayesRisk",
+    "Raft",
+]
