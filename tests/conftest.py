@@ -63,7 +63,7 @@ def tiny_model_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Never touch the user's cache from the fast tests."""
-    if "DECOREG_TEST_REAL_CACHE" not in __import__("os").environ:
+def _isolated_cache(request, tmp_path_factory, monkeypatch):
+    """Fast tests never touch the user's cache; real-model tests share it (one conversion)."""
+    if request.node.get_closest_marker("real_model") is None:
         monkeypatch.setenv("DECOREG_CACHE", str(tmp_path_factory.mktemp("cache")))
