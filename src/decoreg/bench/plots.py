@@ -1,0 +1,130 @@
+"""PNG plots of benchmark rows: predicted vs true, metric bars with error bars, learning curves.
+
+Every function takes the rows of one grid and dataset and writes one PNG (matplotlib, Agg).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from decoreg.bench.report import group_rows, mean_std
+
+Row = Mapping[str, Any]
+
+
+def _label(row: Row, several_models: bool) -> str:
+    label = row.get("label") or row["method"]
+    return f"{label}\n({row['model']})" if several_models and row.get("model") else label
+
+
+def _methods(rows: Sequence[Row]) -> tuple[list[list[Row]], bool]:
+    groups = group_rows(r for r in rows if r.get("status") == "ok")
+    methods = [group for table in groups.values() for group in table.values()]
+    several_models = len({r.get("model") for g in methods for r in g if r.get("model")}) > 1
+    return methods, several_models
+
+
+def plot_predictions(rows: Sequence[Row], folder: Path, path: Path, title: str) -> Path | None:
+    """Scatter of predicted vs true test values, one panel per method (its lowest seed).
+
+    Args:
+        rows: Rows of one dataset.
+        folder: The result folder that the rows' ``predictions`` paths are relative to.
+        path: PNG to write.
+        title: Figure title.
+
+    Returns:
+        `path`, or None if no row has predictions.
+    """
+    methods, several = _methods(rows)
+    methods = [g for g in methods if (folder / min(g, key=lambda r: r["seed"])["predictions"])
+               .exists()]  # fmt: skip
+    if not methods:
+        return None
+    columns = min(4, len(methods))
+    lines = math.ceil(len(methods) / columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(3.2 * columns, 3.0 * lines),
+                                squeeze=False)  # fmt: skip
+    frames = [pd.read_csv(folder / min(g, key=lambda r: r["seed"])["predictions"])
+              for g in methods]  # fmt: skip
+    low = min(min(f["y_true"].min(), f["y_pred"].min()) for f in frames)
+    high = max(max(f["y_true"].max(), f["y_pred"].max()) for f in frames)
+    rng = np.random.default_rng(0)
+    for axis, group, frame in zip(axes.flat, methods, frames, strict=False):
+        y_true = frame["y_true"].to_numpy()
+        jitter = 0.0
+        if len(np.unique(y_true)) <= 12:  # discrete targets such as star ratings
+            jitter = rng.uniform(-0.15, 0.15, len(y_true)) * (high - low) / 10
+        axis.scatter(y_true + jitter, frame["y_pred"], s=6, alpha=0.4)
+        axis.plot([low, high], [low, high], color="black", linewidth=0.8)
+        axis.set_title(_label(group[0], several), fontsize=9)
+        axis.set_xlim(low, high)
+        axis.set_ylim(low, high)
+    for axis in axes.flat[len(methods) :]:
+        axis.axis("off")
+    figure.supxlabel("true")
+    figure.supylabel("predicted")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def plot_metric_bars(rows: Sequence[Row], path: Path, title: str, metric: str = "rmse"):
+    """Bars of the mean `metric` per method with +-1 standard deviation over seeds."""
+    methods, several = _methods(rows)
+    if not methods:
+        return None
+    stats = [mean_std([r["metrics"][metric] for r in g]) for g in methods]
+    labels = [_label(g[0], several) for g in methods]
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(methods) + 1.5), 3.6))
+    positions = np.arange(len(methods))
+    axis.bar(positions, [m for m, _ in stats], yerr=[s for _, s in stats], capsize=4,
+             color=["tab:gray" if g[0].get("baseline") else "tab:blue"
+                    for g in methods])  # fmt: skip
+    axis.set_xticks(positions, labels, rotation=35, ha="right", fontsize=8)
+    axis.set_ylabel(f"test {metric.upper()} (mean ± std over seeds)")
+    axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | None:
+    """Validation RMSE against training step for every trained method (mean over seeds)."""
+    methods, several = _methods(rows)
+    curves = []
+    for group in methods:
+        by_step: dict[int, list[float]] = {}
+        for row in group:
+            for evaluation in (row.get("train") or {}).get("evaluations") or []:
+                by_step.setdefault(int(evaluation["step"]), []).append(evaluation["rmse"])
+        if by_step:
+            steps = sorted(by_step)
+            curves.append((_label(group[0], several), steps,
+                           [float(np.mean(by_step[s])) for s in steps]))  # fmt: skip
+    if not curves:
+        return None
+    figure, axis = plt.subplots(figsize=(5.5, 3.6))
+    for label, steps, values in curves:
+        axis.plot(steps, values, marker="o", markersize=3, label=label.replace("\n", " "))
+    axis.set_xlabel("training step")
+    axis.set_ylabel("validation RMSE (mean over seeds)")
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path

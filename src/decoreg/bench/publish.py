@@ -1,0 +1,108 @@
+"""Writing a result folder's ``results.md`` (tables, failures, timing) and its plots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from decoreg.bench.plots import plot_learning_curves, plot_metric_bars, plot_predictions
+from decoreg.bench.report import failure_lines, group_rows, render_table
+from decoreg.bench.runner import RESULTS_FILE, RUNS_FILE, latest_rows, read_rows
+from decoreg.bench.suite import Suite
+from decoreg.datasets import DATASETS
+
+MARKDOWN_FILE = "results.md"
+PLOTS_DIR = "plots"
+FULL_BUDGET_MINUTES = 90
+QUICK_BUDGET_MINUTES = 10
+
+
+def current_rows(suite: Suite, output: Path, quick: bool) -> list[dict[str, Any]]:
+    """The newest row of each of the suite's cells (rows of other configs are ignored)."""
+    latest = latest_rows(read_rows(output / RESULTS_FILE))
+    return [latest[cell.key] for cell in suite.cells(quick=quick) if cell.key in latest]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).name).strip("-")
+
+
+def write_report(suite: Suite, output: Path, quick: bool = False) -> Path:
+    """Render ``results.md`` and the PNG plots of `output` from its current rows.
+
+    Returns:
+        The path of ``results.md``.
+    """
+    rows = current_rows(suite, output, quick)
+    cells = suite.cells(quick=quick)
+    seeds = len(suite.quick["seeds"] if quick else suite.seeds)
+    runs = read_rows(output / RUNS_FILE)
+    (output / PLOTS_DIR).mkdir(exist_ok=True)
+    ok = [r for r in rows if r.get("status") == "ok"]
+    compute = sum(r.get("wall_seconds", 0.0) for r in rows)
+    budget = QUICK_BUDGET_MINUTES if quick else FULL_BUDGET_MINUTES
+    lines = [
+        f"# Benchmark suite `{suite.name}`{' (quick mode)' if quick else ''}",
+        "",
+        suite.description.strip(),
+        "",
+        f"- Cells: {len(cells)} ({len(ok)} finished, {len(rows) - len(ok)} failed, "
+        f"{len(cells) - len(rows)} not run yet); seeds per method: {seeds}.",
+        f"- Compute time of the current cells (sum of their wall times): {compute / 60:.1f} min; "
+        f"target under {budget} min: {'met' if compute < budget * 60 else 'NOT met'}"
+        f"{'' if len(rows) == len(cells) else ' (incomplete)'}.",
+    ]
+    if runs:
+        environment = runs[-1].get("environment", {})
+        versions = environment.get("versions", {})
+        lines += [
+            f"- Machine: {environment.get('cpu_count')} CPUs, torch "
+            f"{versions.get('torch')} ({environment.get('torch_threads')} threads), "
+            f"Python {environment.get('python')}, decoreg {versions.get('decoreg')}.",
+            "- Invocations (each resumes the last; finished cells are not rerun):",
+            *[
+                f"  - `{run['command']}`: {run['run']} cells run, {run['skipped']} skipped, "
+                f"{run['failed']} failed, {run['wall_seconds'] / 60:.1f} min wall "
+                f"({run['started_at']})"
+                for run in runs
+                if run.get("quick") == quick
+            ],
+        ]
+    lines += [
+        "",
+        "Rows: test-set metrics, mean ± sample std over seeds; **bold** is the lowest RMSE. "
+        "`fit s` is 0 for a method that reused the fitted model of the method above it (same "
+        "training, another decoder). Raw rows: "
+        f"[{RESULTS_FILE}]({RESULTS_FILE}).",
+    ]
+    for (grid, dataset), methods in group_rows(rows).items():
+        table_rows = [r for group in methods.values() for r in group]
+        info = DATASETS.get(dataset)
+        sizes = table_rows[0].get("rows") or {}
+        lines += ["", f"## {grid}: {Path(dataset).name}", ""]
+        if info is not None:
+            lines.append(f"{info.description} Source: `{info.source}`.")
+        lines.append(
+            f"Rows used: {sizes.get('train')} train, {sizes.get('validation')} validation, "
+            f"{sizes.get('test')} test."
+        )
+        lines += ["", render_table(table_rows, expected_seeds=seeds), ""]
+        title = f"{Path(dataset).name} ({grid})"
+        base = output / PLOTS_DIR / f"{_slug(grid)}--{_slug(dataset)}"
+        plots = [
+            ("metric bars", plot_metric_bars(table_rows, Path(f"{base}-rmse.png"), title)),
+            ("predicted vs true", plot_predictions(
+                table_rows, output, Path(f"{base}-pred-vs-true.png"), title)),
+            ("learning curves", plot_learning_curves(
+                table_rows, Path(f"{base}-learning-curves.png"), title)),
+        ]  # fmt: skip
+        links = [f"[{name}]({p.relative_to(output)})" for name, p in plots if p is not None]
+        if links:
+            lines.append("Plots: " + ", ".join(links) + ".")
+        failures = failure_lines(table_rows)
+        if failures:
+            lines += ["", "Failed cells:", *failures]
+    path = output / MARKDOWN_FILE
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,93 @@
+"""The Markdown table renderer and the plots, on hand-made rows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from decoreg.bench.plots import plot_learning_curves, plot_metric_bars, plot_predictions
+from decoreg.bench.report import failure_lines, format_mean_std, mean_std, render_table
+
+
+def row(method, seed, rmse, *, label=None, status="ok", model="m", **extra):
+    metrics = {"rmse": rmse, "mae": rmse / 2, "r2": 1 - rmse, "spearman": 0.5,
+               "unparseable_share": 0.0}  # fmt: skip
+    base = {"grid": "g", "dataset": "d", "method": method, "label": label or method,
+            "model": model, "seed": seed, "status": status, "cell": f"g/d/{method}/{model}/{seed}",
+            "metrics": metrics, "fit_seconds": 10.0 * (seed + 1), "predict_seconds": 2.0,
+            "peak_rss_mb": 1000.0}  # fmt: skip
+    return {**base, **extra}
+
+
+def test_mean_std_uses_the_sample_deviation() -> None:
+    """Values 1 and 3: mean 2, sample std sqrt(((1-2)^2 + (3-2)^2) / 1) = sqrt(2)."""
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    assert mean_std([4.0]) == (4.0, 0.0)
+    assert all(math.isnan(v) for v in mean_std([]))
+    assert mean_std([1.0, float("nan"), 3.0])[0] == 2.0  # NaN (e.g. undefined Spearman) skipped
+    assert format_mean_std([1.0, 3.0]) == "2.000 ± 1.414"
+    assert format_mean_std([0.5]) == "0.500" and format_mean_std([]) == "-"
+
+
+def test_render_table_from_hand_made_rows() -> None:
+    rows = [
+        row("raft", 0, 0.5, label="RAFT"),
+        row("raft", 1, 0.7, label="RAFT"),
+        row("ce", 0, 0.9, label="CE"),
+        row("ce", 1, 1.1, label="CE", status="failed"),
+    ]
+    lines = render_table(rows, expected_seeds=2).splitlines()
+    assert lines[0] == ("| Method | RMSE | MAE | R² | Spearman | unparsed | seeds | failed | "
+                        "fit s | predict s | peak MB |")  # fmt: skip
+    assert lines[1] == "|" + "---|" * 11
+    # RAFT: RMSE mean 0.6, std sqrt(0.02) = 0.141; MAE half; R² 1 - RMSE; fit 10 and 20 s.
+    assert lines[2] == (
+        "| RAFT | **0.600 ± 0.141** | 0.300 ± 0.071 | 0.400 ± 0.141 | "
+        "0.500 ± 0.000 | 0.00 ± 0.00 | 2/2 | 0 | 15 ± 7 | 2 ± 0 | 1000 ± 0 |"
+    )
+    # CE: the failed seed is counted, not averaged.
+    assert lines[3] == ("| CE | 0.900 | 0.450 | 0.100 | 0.500 | 0.00 | 1/2 | 1 | 10 | 2 | "
+                        "1000 |")  # fmt: skip
+    assert len(lines) == 4
+
+
+def test_render_table_names_models_when_there_are_several() -> None:
+    rows = [row("raft", 0, 0.5, label="RAFT", model="a"), row("raft", 0, 0.4, label="RAFT",
+                                                              model="b")]  # fmt: skip
+    text = render_table(rows)
+    assert "| RAFT (a) | 0.500 |" in text and "| RAFT (b) | **0.400** |" in text
+
+
+def test_render_table_needs_one_dataset() -> None:
+    with pytest.raises(ValueError, match="one dataset"):
+        render_table([row("a", 0, 1.0), {**row("a", 0, 1.0), "dataset": "other"}])
+
+
+def test_failure_lines() -> None:
+    failed = row("ce", 0, 1.0, status="failed", error={"type": "ConfigError",
+                                                       "message": "bad grid\nmore"})  # fmt: skip
+    assert failure_lines([row("raft", 0, 1.0), failed]) == ["- `g/d/ce/m/0`: ConfigError: bad grid"]
+
+
+def test_plots_write_pngs(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    pd.DataFrame({"y_true": [1.0, 2, 3, 4, 5], "y_pred": [1.5, 2, 2.5, 4, 4.5],
+                  "parsed": True}).to_csv(tmp_path / "p" / "a.csv", index=False)  # fmt: skip
+    evaluations = [{"step": 1, "rmse": 1.0}, {"step": 2, "rmse": 0.8}]
+    rows = [
+        row("raft", 0, 0.5, predictions="p/a.csv", train={"evaluations": evaluations}),
+        row("raft", 1, 0.6, predictions="p/a.csv", train={"evaluations": evaluations}),
+        row("mean", 0, 1.2, predictions="p/a.csv", train=None, baseline=True),
+    ]
+    for path in (
+        plot_metric_bars(rows, tmp_path / "bars.png", "t"),
+        plot_predictions(rows, tmp_path, tmp_path / "scatter.png", "t"),
+        plot_learning_curves(rows, tmp_path / "curves.png", "t"),
+    ):
+        assert path is not None and path.read_bytes()[:4] == b"\x89PNG"
+    assert plot_learning_curves([row("mean", 0, 1.0)], tmp_path / "none.png", "t") is None
+    assert plot_predictions([row("mean", 0, 1.0, status="failed")], tmp_path, tmp_path / "x.png",
+                            "t") is None  # fmt: skip

@@ -1,0 +1,137 @@
+"""The runner end to end on a tiny local model: rows, sharing, failures, resume, report, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from decoreg.bench.publish import write_report
+from decoreg.bench.runner import RESULTS_FILE, RUNS_FILE, read_rows, run_suite
+from decoreg.bench.suite import load_suite
+from decoreg.cli import main
+from decoreg.errors import ConfigError
+
+
+def _write_suite(folder: Path, model_dir: Path, raft_params: dict | None = None) -> Path:
+    texts = [f"item {i} is {'good' if i % 2 else 'bad'}" for i in range(80)]
+    pd.DataFrame({"text": texts, "score": [4 if i % 2 else 2 for i in range(80)]}).to_csv(
+        folder / "toy.csv", index=False
+    )
+    suite = {
+        "name": "toy",
+        "description": "tiny end-to-end suite",
+        "seeds": [0, 1],
+        "quick": {"train_rows": 12, "validation_rows": 4, "test_rows": 5, "seeds": [0],
+                  "params": {"max_steps": 1}},
+        "grids": [{
+            "name": "toy",
+            "datasets": {"toy.csv": {"train_rows": 20, "validation_rows": 4, "test_rows": 6,
+                                     "target_column": "score", "text_column": "text",
+                                     "template": "Q: {text}\nA: "}},
+            "methods": ["zero-shot-rail", "ce-greedy", "ce-rail", "raft", "mean",
+                        "ridge-tfidf"],
+            "models": [str(model_dir)],
+            "params": {"max_steps": 2, "batch_size": 4, "eval_every": 1, "bf16": False,
+                       "learning_rate": 1e-2, "warmup_steps": 0},
+            "method_params": {"raft": raft_params or {}},
+        }],
+    }  # fmt: skip
+    path = folder / "toy.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def test_run_records_rows_shares_fits_and_survives_a_failed_cell(tmp_path, tiny_model_dir):
+    # grid [1.0] cannot be a RAFT grid: that cell fails, the others go on.
+    suite = load_suite(_write_suite(tmp_path, tiny_model_dir, raft_params={"grid": [1.0]}))
+    output = tmp_path / "out"
+    summary = run_suite(suite, output, echo=_silent)
+    rows = read_rows(output / RESULTS_FILE)
+    assert summary.run == len(rows) == 12 and summary.failed == 2 and summary.skipped == 0
+    by_cell = {r["cell"]: r for r in rows}
+    failed = by_cell[f"toy/toy.csv/raft/{tiny_model_dir}/0"]
+    assert failed["status"] == "failed" and "grid" in failed["error"]["message"]
+    assert "Traceback" in failed["error"]["traceback"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    for row in ok:
+        assert set(row["metrics"]) >= {"rmse", "mae", "r2", "spearman", "unparseable_share"}
+        assert row["rows"] == {"train": 20, "validation": 4, "test": 6}
+        assert row["peak_rss_mb"] > 0 and row["wall_seconds"] >= row["fit_seconds"]
+        assert row["environment"]["versions"]["torch"]
+        assert row["config"]["dataset"]["name"] == "toy.csv"
+        predictions = pd.read_csv(output / row["predictions"])
+        assert len(predictions) == 6 and list(predictions.columns) == ["y_true", "y_pred",
+                                                                        "parsed"]  # fmt: skip
+    greedy = by_cell[f"toy/toy.csv/ce-greedy/{tiny_model_dir}/0"]
+    rail = by_cell[f"toy/toy.csv/ce-rail/{tiny_model_dir}/0"]
+    assert rail["shared_fit_with"] == greedy["cell"] and rail["fit_seconds"] == 0.0
+    assert "shared_fit_with" not in greedy and greedy["train"]["steps_run"] == 2
+    assert len(greedy["train"]["evaluations"]) == 2
+    assert by_cell["toy/toy.csv/mean/-/1"]["train"] is None
+    runs = read_rows(output / RUNS_FILE)
+    assert len(runs) == 1 and runs[0]["run"] == 12 and runs[0]["failed"] == 2
+
+
+def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path, tiny_model_dir):
+    suite = load_suite(_write_suite(tmp_path, tiny_model_dir, raft_params={"grid": [1.0]}))
+    output = tmp_path / "out"
+    run_suite(suite, output, quick=True, echo=_silent)
+    first = read_rows(output / RESULTS_FILE)
+    assert len(first) == 6  # quick: one seed
+    with pytest.raises(ConfigError, match="--resume"):
+        run_suite(suite, output, quick=True, echo=_silent)
+    again = run_suite(suite, output, quick=True, resume=True, echo=_silent)
+    assert again.skipped == 5 and again.run == 1 and again.failed == 1  # only the failed cell
+    rows = read_rows(output / RESULTS_FILE)
+    assert [r["method"] for r in rows[6:]] == ["raft"]
+    # A fixed suite: the raft cell now runs, the rest is still skipped.
+    fixed = load_suite(_write_suite(tmp_path, tiny_model_dir))
+    third = run_suite(fixed, output, quick=True, resume=True, echo=_silent)
+    assert (third.run, third.skipped, third.failed) == (1, 5, 0)
+    # The full (non-quick) cells have other keys: none of them counts as finished.
+    full = run_suite(fixed, output, resume=True, echo=_silent)
+    assert full.skipped == 0 and full.run == 12
+
+
+def test_report_renders_tables_plots_and_failures(tmp_path, tiny_model_dir):
+    suite = load_suite(_write_suite(tmp_path, tiny_model_dir, raft_params={"grid": [1.0]}))
+    output = tmp_path / "out"
+    run_suite(suite, output, echo=_silent)
+    path = write_report(suite, output)
+    text = path.read_text()
+    assert "# Benchmark suite `toy`" in text and "## toy: toy.csv" in text
+    assert "| CE + RAIL |" in text and "| Ridge (TF-IDF) |" in text
+    assert "2/2" in text and "Failed cells:" in text and "toy/toy.csv/raft" in text
+    assert "12 finished" not in text and "10 finished, 2 failed" in text
+    plots = sorted(p.name for p in (output / "plots").iterdir())
+    assert plots == ["toy--toy.csv-learning-curves.png", "toy--toy.csv-pred-vs-true.png",
+                     "toy--toy.csv-rmse.png"]  # fmt: skip
+    for name in plots:
+        assert f"(plots/{name})" in text
+        assert (output / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_cli_quick_end_to_end_and_report_only(tmp_path, tiny_model_dir, capsys):
+    suite_path = _write_suite(tmp_path, tiny_model_dir)
+    output = tmp_path / "cli-out"
+    assert main(["bench", str(suite_path), "--quick", "--output", str(output)]) == 0
+    assert "6 cells run (0 failed)" in capsys.readouterr().out
+    rows = read_rows(output / RESULTS_FILE)
+    assert all(r["status"] == "ok" and r["quick"] for r in rows)
+    assert json.loads((output / RUNS_FILE).read_text().splitlines()[0])["command"].startswith(
+        "decoreg bench"
+    )
+    (output / "results.md").unlink()
+    assert main(["bench", str(suite_path), "--quick", "--output", str(output),
+                 "--report-only"]) == 0  # fmt: skip
+    assert (output / "results.md").exists()
+    assert main(["bench", "no-such-suite"]) == 2
+    assert "built-in suites: " in capsys.readouterr().err
