@@ -79,13 +79,22 @@ def _add_train(commands) -> None:
         choices=sorted(PAPER_METHODS),
         help="a RAFT-paper method by name (sets objective/decoder/head/init/max-steps)",
     )
-    p.add_argument("--objective", help="training objective (default raft)")
+    p.add_argument(
+        "--objective",
+        help="training objective (default raft); RL: remax, grpo, rloo, genre2 (with --init-from)",
+    )
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from a saved model folder (e.g. a CE model for RL) instead of a new one",
+    )
     p.add_argument(
         "--objective-option",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an objective option, e.g. normalize=true (repeatable)",
+        help="an objective option, e.g. normalize=true, or for RL num_samples=8, "
+        "reward=gaussian, reward_sigma=0.1, expert_weight=0.05 (repeatable)",
     )
     p.add_argument(
         "--decoder", help="how numbers are read out (default grid-mean; head objectives: head)"
@@ -166,6 +175,7 @@ def _run_train(args) -> int:
         validation_fraction=args.validation_fraction,
         bf16=not args.no_bf16,
         trust_remote_code=args.trust_remote_code,
+        init_from=None if args.init_from is None else str(args.init_from),
         random_state=args.seed,
         **_decode_params(args),
     )
@@ -184,6 +194,7 @@ def _run_train(args) -> int:
         "evaluations": result.evaluations,
         "train_seconds": result.seconds,
         "train_rows": estimator.n_train_rows_,
+        "log": result.log,
     }
     (args.output / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     print(f"saved the model to {args.output}")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from decoreg.errors import ConfigError
+from decoreg.models.heads import HEAD_KINDS
 
 HEAD_DECODER = "head"
 INIT_CHOICES = ("pretrained", "random")
@@ -35,6 +36,8 @@ def resolve_head(objective_name: str, objective, head: str | None) -> str | None
         return None
     if head is None:
         return kinds[0]
+    if head not in HEAD_KINDS:
+        raise ConfigError(f"unknown head {head!r}; choose from {list(HEAD_KINDS)}")
     if head not in kinds:
         raise ConfigError(
             f"head {head!r} cannot be trained by objective {objective_name!r}; choose from "

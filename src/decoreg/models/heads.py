@@ -72,9 +72,7 @@ class MeanPooledHead(nn.Module):
 
     def __init__(self, hidden_size: int) -> None:
         super().__init__()
-        self.linear = nn.Linear(hidden_size, 1)
-        nn.init.zeros_(self.linear.weight)
-        nn.init.zeros_(self.linear.bias)
+        self.linear = nn.Linear(hidden_size, 1)  # random weights: gradients reach the LM at once
 
     def forward(self, model, prompts: Sequence[list[int]]) -> Tensor:  # [B]
         ids, mask, positions = model.pad_left(prompts)
