@@ -32,7 +32,7 @@ def _write_suite(folder: Path, model_dir: Path, raft_params: dict | None = None)
             "datasets": {"toy.csv": {"train_rows": 20, "validation_rows": 4, "test_rows": 6,
                                      "target_column": "score", "text_column": "text",
                                      "template": "Q: {text}\nA: "}},
-            "methods": ["zero-shot-rail", "ce-greedy", "ce-rail", "raft", "mean",
+            "methods": ["zero-shot-rail-grid", "ce-greedy", "ce-rail", "head-token", "raft", "mean",
                         "ridge-tfidf"],
             "models": [str(model_dir)],
             "params": {"max_steps": 2, "batch_size": 4, "eval_every": 1, "bf16": False,
@@ -55,7 +55,7 @@ def test_run_records_rows_shares_fits_and_survives_a_failed_cell(tmp_path, tiny_
     output = tmp_path / "out"
     summary = run_suite(suite, output, echo=_silent)
     rows = read_rows(output / RESULTS_FILE)
-    assert summary.run == len(rows) == 12 and summary.failed == 2 and summary.skipped == 0
+    assert summary.run == len(rows) == 14 and summary.failed == 2 and summary.skipped == 0
     by_cell = {r["cell"]: r for r in rows}
     failed = by_cell[f"toy/toy.csv/raft/{tiny_model_dir}/0"]
     assert failed["status"] == "failed" and "grid" in failed["error"]["message"]
@@ -76,8 +76,10 @@ def test_run_records_rows_shares_fits_and_survives_a_failed_cell(tmp_path, tiny_
     assert "shared_fit_with" not in greedy and greedy["train"]["steps_run"] == 2
     assert len(greedy["train"]["evaluations"]) == 2
     assert by_cell["toy/toy.csv/mean/-/1"]["train"] is None
+    head = by_cell[f"toy/toy.csv/head-token/{tiny_model_dir}/0"]
+    assert head["status"] == "ok" and head["metrics"]["unparseable_share"] == 0.0
     runs = read_rows(output / RUNS_FILE)
-    assert len(runs) == 1 and runs[0]["run"] == 12 and runs[0]["failed"] == 2
+    assert len(runs) == 1 and runs[0]["run"] == 14 and runs[0]["failed"] == 2
 
 
 def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path, tiny_model_dir):
@@ -85,20 +87,20 @@ def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path, tiny_model
     output = tmp_path / "out"
     run_suite(suite, output, quick=True, echo=_silent)
     first = read_rows(output / RESULTS_FILE)
-    assert len(first) == 6  # quick: one seed
+    assert len(first) == 7  # quick: one seed
     with pytest.raises(ConfigError, match="--resume"):
         run_suite(suite, output, quick=True, echo=_silent)
     again = run_suite(suite, output, quick=True, resume=True, echo=_silent)
-    assert again.skipped == 5 and again.run == 1 and again.failed == 1  # only the failed cell
+    assert again.skipped == 6 and again.run == 1 and again.failed == 1  # only the failed cell
     rows = read_rows(output / RESULTS_FILE)
-    assert [r["method"] for r in rows[6:]] == ["raft"]
+    assert [r["method"] for r in rows[7:]] == ["raft"]
     # A fixed suite: the raft cell now runs, the rest is still skipped.
     fixed = load_suite(_write_suite(tmp_path, tiny_model_dir))
     third = run_suite(fixed, output, quick=True, resume=True, echo=_silent)
-    assert (third.run, third.skipped, third.failed) == (1, 5, 0)
+    assert (third.run, third.skipped, third.failed) == (1, 6, 0)
     # The full (non-quick) cells have other keys: none of them counts as finished.
     full = run_suite(fixed, output, resume=True, echo=_silent)
-    assert full.skipped == 0 and full.run == 12
+    assert full.skipped == 0 and full.run == 14
 
 
 def test_report_renders_tables_plots_and_failures(tmp_path, tiny_model_dir):
@@ -110,7 +112,7 @@ def test_report_renders_tables_plots_and_failures(tmp_path, tiny_model_dir):
     assert "# Benchmark suite `toy`" in text and "## toy: toy.csv" in text
     assert "| CE + RAIL |" in text and "| Ridge (TF-IDF) |" in text
     assert "2/2" in text and "Failed cells:" in text and "toy/toy.csv/raft" in text
-    assert "12 finished" not in text and "10 finished, 2 failed" in text
+    assert "12 finished, 2 failed" in text
     plots = sorted(p.name for p in (output / "plots").iterdir())
     assert plots == ["toy--toy.csv-learning-curves.png", "toy--toy.csv-pred-vs-true.png",
                      "toy--toy.csv-rmse.png"]  # fmt: skip
@@ -123,7 +125,7 @@ def test_bench_cli_quick_end_to_end_and_report_only(tmp_path, tiny_model_dir, ca
     suite_path = _write_suite(tmp_path, tiny_model_dir)
     output = tmp_path / "cli-out"
     assert main(["bench", str(suite_path), "--quick", "--output", str(output)]) == 0
-    assert "6 cells run (0 failed)" in capsys.readouterr().out
+    assert "7 cells run (0 failed)" in capsys.readouterr().out
     rows = read_rows(output / RESULTS_FILE)
     assert all(r["status"] == "ok" and r["quick"] for r in rows)
     assert json.loads((output / RUNS_FILE).read_text().splitlines()[0])["command"].startswith(

@@ -23,7 +23,7 @@ BASE = {
             "name": "g",
             "datasets": {"clothing-reviews": {"train_rows": 100, "validation_rows": 10,
                                               "test_rows": 50}},
-            "methods": ["zero-shot-rail", "ce-greedy", "ce-rail", "mean"],
+            "methods": ["zero-shot-rail-grid", "ce-greedy", "ce-rail", "mean"],
             "params": {"max_steps": 20, "learning_rate": 1e-4},
             "method_params": {"ce-rail": {"learning_rate": 2e-4}},
         }
@@ -43,8 +43,8 @@ def test_cells_cross_datasets_methods_models_and_seeds() -> None:
     # 3 LM methods x 1 model x 2 seeds + mean x 2 seeds; the baseline has no model.
     assert len(cells) == 8
     assert [c.cell_id for c in cells[:2]] == [
-        "g/clothing-reviews/zero-shot-rail/smollm2-135m/0",
-        "g/clothing-reviews/zero-shot-rail/smollm2-135m/1",
+        "g/clothing-reviews/zero-shot-rail-grid/smollm2-135m/0",
+        "g/clothing-reviews/zero-shot-rail-grid/smollm2-135m/1",
     ]
     assert cells[-1].cell_id == "g/clothing-reviews/mean/-/1" and cells[-1].params == {}
     assert len({c.key for c in cells}) == 8
@@ -52,7 +52,7 @@ def test_cells_cross_datasets_methods_models_and_seeds() -> None:
 
 def test_parameters_merge_in_documented_order() -> None:
     cells = {c.cell_id: c for c in parse_suite(suite_data(), "t.yaml").cells()}
-    zero = cells["g/clothing-reviews/zero-shot-rail/smollm2-135m/0"].params
+    zero = cells["g/clothing-reviews/zero-shot-rail-grid/smollm2-135m/0"].params
     assert zero["max_steps"] == 0  # the method's own parameters win over the grid's
     ce = cells["g/clothing-reviews/ce-greedy/smollm2-135m/1"].params
     assert ce["max_steps"] == 20 and ce["learning_rate"] == 1e-4 and ce["random_state"] == 1
@@ -66,7 +66,7 @@ def test_quick_mode_shrinks_sizes_seeds_and_steps_but_not_zero_shot() -> None:
     entry = cells[0].dataset
     assert (entry.train_rows, entry.validation_rows, entry.test_rows) == (4, 2, 3)
     by_method = {c.method.name: c.params for c in cells}
-    assert by_method["zero-shot-rail"]["max_steps"] == 0
+    assert by_method["zero-shot-rail-grid"]["max_steps"] == 0
     assert by_method["ce-greedy"]["max_steps"] == 1
 
 

@@ -51,7 +51,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         for name, method in METHODS.items():
             missing = missing_pieces(method)
             status = "" if missing is None else f"  [not available: {missing}]"
-            print(f"  {name:<18} {method.label}: {method.description}{status}")
+            print(f"  {name:<24} {method.label}: {method.description}{status}")
         return 0
     if not args.suite:
         raise ConfigError(f"name a suite; built-in suites: {', '.join(builtin_suites())}")

@@ -69,23 +69,38 @@ def _tab(name: str, label: str, objective: str, decoder: str, description: str) 
     return Method(name, label, description, (TABULAR,), params)
 
 
+# Labels of the RAFT paper's methods (`decoreg.methods.PAPER_METHODS`) in the tables.
+LM_LABELS = {
+    "zero-shot-greedy": "Zero-shot greedy",
+    "zero-shot-rail-sampling": "Zero-shot RAIL (sampling)",
+    "zero-shot-rail-grid": "Zero-shot RAIL",
+    "ce-greedy": "CE + greedy",
+    "ce-rail-sampling": "CE + RAIL (sampling)",
+    "ce-rail": "CE + RAIL",
+    "head-token": "Predictive head (token)",
+    "head-mean": "Predictive head (mean-pool)",
+    "head-mlp": "Predictive head (MLP)",
+    "raft": "RAFT",
+    "learnable-raft-grid": "Learnable RAFT (grid)",
+    "learnable-raft-vocab": "Learnable RAFT (vocab)",
+    "mbr": "MBR",
+    "raft-random-init": "RAFT (random init)",
+}
+
+
+def _paper_methods() -> list[Method]:
+    """The causal-LM methods of the RAFT paper, exactly as `decoreg train --method` runs them."""
+    from decoreg.methods import PAPER_METHODS
+
+    return [
+        _lm(name, LM_LABELS.get(name, name), method.description[:1].upper()
+            + method.description[1:] + ".", **method.params)
+        for name, method in PAPER_METHODS.items()
+    ]  # fmt: skip
+
+
 _ENTRIES = [
-    _lm("zero-shot-greedy", "Zero-shot greedy",
-        "Pretrained LM, no fine-tuning; greedy decoding of the number.",
-        objective="ce", decoder="greedy", max_steps=0),
-    _lm("zero-shot-rail", "Zero-shot RAIL",
-        "Pretrained LM, no fine-tuning; RAIL: the expected value over the grid of targets.",
-        objective="ce", decoder="grid-mean", max_steps=0),
-    _lm("ce-greedy", "CE + greedy",
-        "Fine-tuned with token cross-entropy on the target text; greedy decoding.",
-        objective="ce", decoder="greedy"),
-    _lm("ce-rail", "CE + RAIL",
-        "Fine-tuned with token cross-entropy; RAIL (grid expected value) decoding.",
-        objective="ce", decoder="grid-mean"),
-    _lm("raft", "RAFT",
-        "Fine-tuned with the RAFT loss (squared error of the grid expected value); RAIL "
-        "decoding.",
-        objective="raft", decoder="grid-mean"),
+    *_paper_methods(),
     _tab("tab-ce", "CE", "ce", "sample-mean",
          "Tabular encoder-decoder, token cross-entropy; mean of sampled numbers."),
     _tab("tab-ntl", "NTL", "ntl-was", "sample-mean",

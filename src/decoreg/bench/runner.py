@@ -228,7 +228,7 @@ def _predict(cell: Cell, estimator: Any, data: CellData) -> tuple[np.ndarray, np
     if cell.method.is_baseline:
         values = np.asarray(estimator.predict(inputs), dtype=np.float64)
         return values, np.ones(len(values), dtype=bool)
-    estimator.set_params(decoder=cell.params["decoder"])
+    estimator.set_params(decoder=cell.params.get("decoder"))
     details = estimator.predict_details(inputs)
     values = np.asarray(details.values, dtype=np.float64)
     parsed = np.asarray(details.parsed, dtype=bool) & np.isfinite(values)
