@@ -31,6 +31,10 @@ class TrainConfig:
         eval_batch_size: Batch size used for validation decoding.
         max_eval_rows: Validation rows decoded at each evaluation (a seeded subset beyond it).
         show_progress: Draw a progress bar with the running loss.
+        checkpoint_dir: Folder for kill-safe checkpoints (None: no checkpoints).
+        checkpoint_every: Write a checkpoint every this many optimizer steps (0: never).
+        resume: Continue from the newest checkpoint in `checkpoint_dir` (from step 1 if none);
+            the run must use the same options, data and number of processes.
     """
 
     learning_rate: float = 3e-5
@@ -49,6 +53,9 @@ class TrainConfig:
     eval_batch_size: int = 16
     max_eval_rows: int = 256
     show_progress: bool = True
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 50
+    resume: bool = False
 
     def __post_init__(self) -> None:
         _positive(
@@ -67,9 +74,12 @@ class TrainConfig:
             "max_grad_norm",
             "eval_every",
             "early_stopping_patience",
+            "checkpoint_every",
         )
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.resume and self.checkpoint_dir is None:
+            raise ConfigError("resume needs checkpoint_dir: the folder to resume from")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -7,11 +7,13 @@ global state is touched, so data-parallel training wraps this loop rather than r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,9 +21,19 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from decoreg.checkpoint import Checkpointer, load_trainable_state, trainable_state
 from decoreg.config import TrainConfig
 from decoreg.core import Decoder, Objective
-from decoreg.inference import predict_prepared, take_rows, with_fallback
+from decoreg.data_order import BatchOrder
+from decoreg.distributed import (
+    GradientAverager,
+    World,
+    average_metrics,
+    broadcast_parameters,
+    gather_strided,
+    strided_share,
+)
+from decoreg.inference import predict_prepared, take_rows
 from decoreg.metrics import regression_report
 
 logger = logging.getLogger(__name__)
@@ -65,23 +77,56 @@ def fit(
     decoder: Decoder | None = None,
     fallback: float = 0.0,
 ) -> TrainResult:
-    """Train `model` in place; with validation rows, keep the weights with the best RMSE."""
+    """Train `model` in place; with validation rows, keep the weights with the best RMSE.
+
+    Under torch.distributed (`torchrun`, `accelerate launch`) every process runs this with the
+    same arguments and trains on its slice of each global batch of `batch_size * world_size`
+    rows (`decoreg.distributed`). With `config.checkpoint_dir` a checkpoint is written every
+    `checkpoint_every` steps and `config.resume` continues from the newest one, ending with
+    the same weights as an uninterrupted run (`decoreg.checkpoint`).
+    """
     if validation is not None and decoder is None:
         raise ValueError("validation needs a decoder to turn the model's output into numbers")
+    world = World.current()
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     params = [p for p in model.parameters() if p.requires_grad]
+    broadcast_parameters([*params, *model.buffers()], world)
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=_schedule(config))
-    batches = _batches(model.input_lengths(train.inputs), config, rng)
-    eval_rows = _eval_subset(validation, config, rng)
-    result, best_state, bad_evals = TrainResult(), None, 0
-    is_main = process_rank() == 0
-    bar = tqdm(total=config.max_steps, desc="train", disable=not (config.show_progress and is_main))
+    lengths = model.input_lengths(train.inputs)
+    order = BatchOrder(lengths, config.batch_size, world.size, config.seed, config.length_grouping)
+    eval_rows = _eval_subset(validation, config, np.random.default_rng(config.seed))
+    result, best_state, bad_evals, seconds_before = TrainResult(), None, 0, 0.0
+    checkpointer = None
+    if config.checkpoint_dir is not None:
+        checkpointer = Checkpointer(Path(config.checkpoint_dir), world)
+    fingerprint = _fingerprint(config, lengths, train, validation, world)
+    if checkpointer is not None and config.resume:
+        restored = checkpointer.restore(
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            objective=objective,
+            fingerprint=fingerprint,
+        )
+        if restored is not None:
+            _, record, best_state = restored
+            result, bad_evals = TrainResult(**record["result"]), record["bad_evals"]
+            seconds_before = result.seconds
+    average_gradients = GradientAverager(params, world)
+    last_step = result.steps_run if result.stopped_early else config.max_steps
+    bar = tqdm(
+        total=config.max_steps,
+        initial=result.steps_run,
+        desc="train",
+        disable=not (config.show_progress and world.is_main),
+    )
     running_loss, start = None, time.perf_counter()
     model.train()
-    for step in range(1, config.max_steps + 1):
-        metrics = _optimizer_step(model, objective, train, batches, config, params, optimizer)
+    for step in range(result.steps_run + 1, last_step + 1):
+        metrics = _optimizer_step(
+            model, objective, train, order, step, world, config, optimizer, average_gradients
+        )
         scheduler.step()
         running_loss = _ema(running_loss, metrics["loss"])
         result.log.append({"step": step, "lr": scheduler.get_last_lr()[0], **metrics})
@@ -89,30 +134,46 @@ def fit(
         bar.set_postfix(loss=f"{running_loss:.4f}")
         result.steps_run = step
         if validation is not None and _is_eval_step(step, config):
-            report = _evaluate(model, decoder, validation, eval_rows, config, fallback)
+            report = _evaluate(model, decoder, validation, eval_rows, config, fallback, world)
             result.evaluations.append({"step": step, **report})
             if result.best_validation is None or report["rmse"] < result.best_validation["rmse"]:
                 result.best_step, result.best_validation, bad_evals = step, report, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = trainable_state(model)
             else:
                 bad_evals += 1
             bar.set_postfix(loss=f"{running_loss:.4f}", val_rmse=f"{report['rmse']:.4f}")
             if config.early_stopping_patience and bad_evals >= config.early_stopping_patience:
                 result.stopped_early = True
                 logger.info("early stop at step %d (best step %d)", step, result.best_step)
-                break
+        result.seconds = seconds_before + time.perf_counter() - start
+        if checkpointer is not None and _is_checkpoint_step(step, config):
+            checkpointer.save(
+                step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                objective=objective,
+                record={"result": asdict(result), "bad_evals": bad_evals},
+                best_state=best_state,
+                fingerprint=fingerprint,
+            )
+        if result.stopped_early:
+            break
     bar.close()
     if best_state is not None:
-        model.load_state_dict(best_state)
+        load_trainable_state(model, best_state)
     model.eval()
-    result.seconds = time.perf_counter() - start
+    result.seconds = seconds_before + time.perf_counter() - start
     return result
 
 
-def _optimizer_step(model, objective, train, batches, config, params, optimizer) -> dict:
+def _optimizer_step(
+    model, objective, train, order, step, world, config, optimizer, average_gradients
+) -> dict:
+    """Accumulate `grad_accum_steps` micro-batches, average gradients over processes, step."""
     totals: dict[str, float] = {}
-    for _ in range(config.grad_accum_steps):
-        rows = next(batches)
+    for micro in range(config.grad_accum_steps):
+        rows = order.local_batch((step - 1) * config.grad_accum_steps + micro, world.rank)
         batch = model.make_batch(take_rows(train.inputs, rows), train.targets[rows])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
             loss, metrics = objective(model, batch)
@@ -121,44 +182,49 @@ def _optimizer_step(model, objective, train, batches, config, params, optimizer)
         (loss / config.grad_accum_steps).backward()
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value / config.grad_accum_steps
+    average_gradients()
+    totals = average_metrics(totals, world)
     if config.max_grad_norm > 0:
+        params = average_gradients.params
         totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return totals
 
 
-def _evaluate(model, decoder, validation, rows, config, fallback) -> dict[str, float]:
-    inputs = take_rows(validation.inputs, rows)
+def _evaluate(model, decoder, validation, rows, config, fallback, world) -> dict[str, float]:
+    """Each process decodes every `world.size`-th row; all of them get the whole report."""
+    share = rows[strided_share(len(rows), world)]
     predictions = predict_prepared(
         model,
         decoder,
-        inputs,
+        take_rows(validation.inputs, share),
         batch_size=config.eval_batch_size,
-        seed=config.seed,
+        seed=config.seed + world.rank,
         bf16=config.bf16,
     )
     model.train()
-    y_pred = with_fallback(predictions, fallback)
-    return regression_report(validation.targets[rows], y_pred, predictions.parsed)
+    values = gather_strided(predictions.values, len(rows), world)
+    parsed = gather_strided(predictions.parsed, len(rows), world)
+    y_pred = np.where(parsed, values, fallback)
+    return regression_report(validation.targets[rows], y_pred, parsed)
 
 
-def _batches(lengths: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> Iterator:
-    """Endless batches of row indices, reshuffled each epoch.
+def _fingerprint(config, lengths, train, validation, world) -> dict:
+    """What must not change between a run and its resumption."""
+    digest = hashlib.sha256(np.ascontiguousarray(lengths, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(train.targets, dtype=np.float64).tobytes())
+    options = {k: v for k, v in config.to_dict().items() if k not in _FREE_ON_RESUME}
+    return {
+        "train_config": options,
+        "world_size": world.size,
+        "train_rows": len(train),
+        "train_data_sha256": digest.hexdigest(),
+        "validation_rows": 0 if validation is None else len(validation),
+    }
 
-    With length grouping, rows are sorted by length inside windows of 50 batches, cut into
-    batches, and the batches shuffled: little padding, and still a random order.
-    """
-    size = config.batch_size
-    while True:
-        order = rng.permutation(len(lengths))
-        if config.length_grouping:
-            window = size * 50
-            chunks = [order[i : i + window] for i in range(0, len(order), window)]
-            order = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in chunks])
-        batches = [order[i : i + size] for i in range(0, len(order), size)]
-        for index in rng.permutation(len(batches)):
-            yield batches[index]
+
+_FREE_ON_RESUME = ("show_progress", "checkpoint_dir", "checkpoint_every", "resume")
 
 
 def _eval_subset(validation, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
@@ -172,6 +238,10 @@ def _eval_subset(validation, config: TrainConfig, rng: np.random.Generator) -> n
 
 def _is_eval_step(step: int, config: TrainConfig) -> bool:
     return step == config.max_steps or (config.eval_every > 0 and step % config.eval_every == 0)
+
+
+def _is_checkpoint_step(step: int, config: TrainConfig) -> bool:
+    return config.checkpoint_every > 0 and step % config.checkpoint_every == 0
 
 
 def _schedule(config: TrainConfig):

@@ -1,0 +1,145 @@
+"""Data-parallel training: 2 gloo processes match 1 process with the same global batch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from decoreg.data_order import BatchOrder
+from decoreg.distributed import GradientAverager, World, gather_strided, strided_share
+from decoreg.families import get_family
+from tests.distributed_helpers import estimator_params, fit_and_record, run_in_processes
+
+LEARNING_RATE = 1e-2
+
+
+def test_batch_order_is_a_pure_function_of_seed_and_index():
+    lengths = np.arange(30) % 7
+    first = BatchOrder(lengths, batch_size=4, seed=3)
+    again = BatchOrder(lengths, batch_size=4, seed=3)
+    later = [again.global_batch(i) for i in range(20, 25)]  # asked out of order, no warm-up
+    assert all(np.array_equal(first.global_batch(20 + k), b) for k, b in enumerate(later))
+    other_seed = BatchOrder(lengths, batch_size=4, seed=4)
+    same = [np.array_equal(first.global_batch(i), other_seed.global_batch(i)) for i in range(8)]
+    assert not all(same)
+
+
+def test_every_row_is_seen_once_per_epoch_and_every_batch_is_full():
+    """30 rows, global batches of 8: 4 batches per epoch, the 2 missing rows repeat the epoch's
+    own first rows, so each epoch covers all 30 rows and 32 slots are filled."""
+    order = BatchOrder(np.ones(30, dtype=int), batch_size=4, world_size=2, seed=0)
+    assert order.batches_per_epoch == 4
+    for epoch in range(3):
+        batches = [order.global_batch(epoch * 4 + i) for i in range(4)]
+        assert all(len(b) == 8 for b in batches)
+        rows = np.concatenate(batches)
+        assert set(rows.tolist()) == set(range(30))
+        assert len(rows) - len(set(rows.tolist())) == 2
+
+
+def test_process_slices_concatenate_to_the_single_process_batch():
+    lengths = np.random.default_rng(0).integers(1, 50, size=37)
+    single = BatchOrder(lengths, batch_size=8, world_size=1, seed=5)
+    pair = BatchOrder(lengths, batch_size=4, world_size=2, seed=5)
+    for index in range(12):
+        slices = [pair.local_batch(index, rank) for rank in (0, 1)]
+        assert np.array_equal(np.concatenate(slices), single.global_batch(index))
+
+
+def test_length_grouping_cuts_padding():
+    lengths = np.random.default_rng(1).integers(1, 200, size=400)
+
+    def padding(grouping: bool) -> int:
+        order = BatchOrder(lengths, batch_size=8, seed=0, length_grouping=grouping)
+        batches = [lengths[order.global_batch(i)] for i in range(order.batches_per_epoch)]
+        return int(sum(b.max() * len(b) - b.sum() for b in batches))
+
+    assert padding(True) < padding(False) / 3
+
+
+def test_strided_share_of_one_process_is_everything():
+    assert strided_share(5, World()).tolist() == [0, 1, 2, 3, 4]
+    assert strided_share(5, World(rank=1, size=2)).tolist() == [1, 3]
+
+
+def _collectives_worker(out_file: str) -> None:
+    world = World.current()
+    # Rank 0 has a gradient for `a` only; rank 1 for `a` and `b`; nobody for `c`.
+    a, b, c = (torch.nn.Parameter(torch.zeros(3)) for _ in range(3))
+    a.grad = torch.full((3,), float(world.rank + 1))  # 1 and 2 -> mean 1.5
+    if world.rank == 1:
+        b.grad = torch.full((3,), 4.0)  # 0 and 4 -> mean 2
+    GradientAverager([a, b, c], world, bucket_bytes=8)()
+    n = 7  # rows 0..6; rank 0 holds 0, 2, 4, 6 and rank 1 holds 1, 3, 5
+    share = strided_share(n, world)
+    values = gather_strided(share.astype(np.float64) * 10, n, world)
+    flags = gather_strided(share % 3 == 0, n, world)
+    if world.rank == 0:
+        result = {
+            "a": a.grad.tolist(),
+            "b": b.grad.tolist(),
+            "c_is_none": c.grad is None,
+            "values": values.tolist(),
+            "flags": flags.tolist(),
+        }
+        with open(out_file, "w") as file:
+            json.dump(result, file)
+    dist.barrier()
+
+
+def test_gradient_averaging_and_gathering_across_two_processes(tmp_path):
+    out = tmp_path / "collectives.json"
+    run_in_processes(_collectives_worker, 2, str(out))
+    result = json.loads(out.read_text())
+    assert result["a"] == [1.5, 1.5, 1.5]
+    assert result["b"] == [2.0, 2.0, 2.0]
+    assert result["c_is_none"]
+    assert result["values"] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    assert result["flags"] == [True, False, False, True, False, False, True]
+
+
+def _fit_all(jobs) -> None:
+    for params, out_file in jobs:
+        fit_and_record(params, out_file)
+
+
+SCENARIOS = {
+    **{name: {} for name in get_family("causal-lm").objectives},
+    "raft+accumulation": {"objective": "raft", "grad_accum_steps": 2},
+}
+
+
+def test_two_processes_match_one_process_for_every_objective(tmp_path, tiny_model_dir):
+    """Same seed, same global batch (1 x 8 rows vs 2 x 4 rows, or 1 x 4 x 2 accumulated vs
+    2 x 2 x 2): the loss trajectory and validation RMSE agree to 1e-5 relative (float32
+    reductions in a different order), the final weights to a tenth of one step's learning rate
+    (Adam divides by the gradient's RMS, so a parameter whose gradient is nearly zero can move
+    by a visible fraction of the learning rate on fp noise alone)."""
+    single_jobs, pair_jobs = [], []
+    for name, extra in SCENARIOS.items():
+        params = {"objective": name, **extra}
+        objective = params.pop("objective")
+        accum = params.get("grad_accum_steps", 1)
+        one = estimator_params(objective, str(tiny_model_dir), 8 // accum, **params)
+        two = estimator_params(objective, str(tiny_model_dir), 4 // accum, **params)
+        single_jobs.append((one, str(tmp_path / f"one-{name}.json")))
+        pair_jobs.append((two, str(tmp_path / f"two-{name}.json")))
+    _fit_all(single_jobs)
+    run_in_processes(_fit_all, 2, pair_jobs)
+    for name in SCENARIOS:
+        one = json.loads((tmp_path / f"one-{name}.json").read_text())
+        two = json.loads((tmp_path / f"two-{name}.json").read_text())
+        assert len(one["losses"]) == 4 and len(one["rmse"]) == 2, name
+        np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-5, err_msg=name)
+        np.testing.assert_allclose(two["rmse"], one["rmse"], rtol=1e-5, err_msg=name)
+        assert two["best_step"] == one["best_step"], name
+        w_one = torch.load(tmp_path / f"one-{name}.json.weights", weights_only=True)
+        w_two = torch.load(tmp_path / f"two-{name}.json.weights", weights_only=True)
+        assert w_one.keys() == w_two.keys()
+        for key in w_one:
+            torch.testing.assert_close(
+                w_two[key], w_one[key], rtol=0, atol=LEARNING_RATE / 10, msg=f"{name}: {key}"
+            )
