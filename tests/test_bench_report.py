@@ -91,3 +91,22 @@ def test_plots_write_pngs(tmp_path: Path) -> None:
     assert plot_learning_curves([row("mean", 0, 1.0)], tmp_path / "none.png", "t") is None
     assert plot_predictions([row("mean", 0, 1.0, status="failed")], tmp_path, tmp_path / "x.png",
                             "t") is None  # fmt: skip
+
+
+def test_ordering_lines_check_each_claim_per_dataset() -> None:
+    from decoreg.bench.report import ordering_lines
+
+    rows = [
+        row("raft", 0, 0.5, label="RAFT"),
+        row("raft", 1, 0.7, label="RAFT"),
+        row("ce", 0, 0.9, label="CE"),
+        row("head", 0, 0.4, label="Head"),
+        {**row("raft", 0, 1.0, label="RAFT"), "dataset": "e"},
+        {**row("ce", 0, 1.0, label="CE", status="failed"), "dataset": "e"},
+    ]
+    lines = ordering_lines(rows, [("raft", "ce"), ("raft", "head"), ("raft", "missing")])
+    assert lines == [
+        "- RAFT < CE on d (g): RMSE 0.600 ± 0.141 vs 0.900 ± 0.000: **held**",
+        "- RAFT < Head on d (g): RMSE 0.600 ± 0.141 vs 0.400 ± 0.000: **did not hold**",
+        "- RAFT < ce on e: not measured yet",
+    ]

@@ -200,3 +200,13 @@ def test_bench_list_cli(capsys) -> None:
     assert main(["bench", "--list"]) == 0
     out = capsys.readouterr().out
     assert "raft-cpu" in out and "ridge-minilm" in out
+
+
+def test_orderings_are_parsed_and_checked() -> None:
+    suite = parse_suite(suite_data(orderings=["ce-rail < ce-greedy", "mean<zero-shot-rail-grid"]),
+                        "t.yaml")  # fmt: skip
+    assert suite.orderings == (("ce-rail", "ce-greedy"), ("mean", "zero-shot-rail-grid"))
+    with pytest.raises(ConfigError, match="not of the form"):
+        parse_suite(suite_data(orderings=["ce-rail > ce-greedy"]), "t.yaml")
+    with pytest.raises(ConfigError, match="names 'raft', which no grid runs"):
+        parse_suite(suite_data(orderings=["raft < ce-greedy"]), "t.yaml")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from decoreg.bench.plots import plot_learning_curves, plot_metric_bars, plot_predictions
-from decoreg.bench.report import failure_lines, group_rows, render_table
+from decoreg.bench.report import failure_lines, group_rows, ordering_lines, render_table
 from decoreg.bench.runner import RESULTS_FILE, RUNS_FILE, latest_rows, read_rows
 from decoreg.bench.suite import Suite
 from decoreg.datasets import DATASETS
@@ -103,6 +103,15 @@ def write_report(suite: Suite, output: Path, quick: bool = False) -> Path:
         failures = failure_lines(table_rows)
         if failures:
             lines += ["", "Failed cells:", *failures]
+    if suite.orderings:
+        lines += [
+            "",
+            "## The papers' orderings",
+            "",
+            "Each claim says the first method has the lower mean test RMSE (over seeds).",
+            "",
+            *(ordering_lines(rows, suite.orderings) or ["- no dataset has both sides yet"]),
+        ]
     path = output / MARKDOWN_FILE
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,4 +105,37 @@ def failure_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
             error = row.get("error", {})
             message = str(error.get("message", "")).splitlines()[0][:300] if error else ""
             lines.append(f"- `{row['cell']}`: {error.get('type', 'error')}: {message}")
+    return lines
+
+
+def ordering_lines(
+    rows: Iterable[Mapping[str, Any]], orderings: Sequence[tuple[str, str]]
+) -> list[str]:
+    """Check each claim "a has a lower mean test RMSE than b" on every dataset with both.
+
+    Returns:
+        One Markdown bullet per (claim, dataset), saying "held" or "did not hold" with the
+        means and standard deviations, or that a side has no finished run yet.
+    """
+    lines = []
+    for (grid, dataset), methods in group_rows(rows).items():
+        by_method: dict[str, list[Mapping[str, Any]]] = {}
+        for (method, _), group in methods.items():
+            by_method.setdefault(method, []).extend(r for r in group if r.get("status") == "ok")
+        for better, worse in orderings:
+            if better not in by_method or worse not in by_method:
+                continue
+            sides = [by_method[better], by_method[worse]]
+            names = [(group[0].get("label") if group else None) or name
+                     for group, name in zip(sides, (better, worse), strict=True)]  # fmt: skip
+            claim = f"{names[0]} < {names[1]} on {Path(dataset).name}"
+            if not all(sides):
+                lines.append(f"- {claim}: not measured yet")
+                continue
+            stats = [mean_std([r["metrics"]["rmse"] for r in side]) for side in sides]
+            verdict = "held" if stats[0][0] < stats[1][0] else "did not hold"
+            lines.append(
+                f"- {claim} ({grid}): RMSE {stats[0][0]:.3f} ± {stats[0][1]:.3f} vs "
+                f"{stats[1][0]:.3f} ± {stats[1][1]:.3f}: **{verdict}**"
+            )
     return lines

@@ -22,6 +22,7 @@ A suite file looks like this (every key is checked; a misspelled key is an error
         models: [smollm2-135m]   # for causal-LM methods only
         params: {max_steps: 100}  # DecodingRegressor parameters of every decoding method
         method_params: {raft: {learning_rate: 5.0e-5}}
+    orderings: ["raft < ce-rail"]   # the papers' claims, checked on test RMSE per dataset
 
 Parameters of a decoding cell are merged in this order, later ones winning: the dataset's
 columns and template, the grid's `params`, the dataset's `params`, the grid's
@@ -46,7 +47,7 @@ from decoreg.datasets import DATASETS, dataset_names
 from decoreg.errors import ConfigError
 
 SUITES_DIR = Path(__file__).parent / "suites"
-_SUITE_KEYS = {"name", "description", "seeds", "data_seed", "quick", "grids"}
+_SUITE_KEYS = {"name", "description", "seeds", "data_seed", "quick", "grids", "orderings"}
 _QUICK_KEYS = {"train_rows", "validation_rows", "test_rows", "seeds", "params"}
 _GRID_KEYS = {"name", "datasets", "methods", "models", "params", "method_params"}
 _SIZE_KEYS = ("train_rows", "validation_rows", "test_rows")
@@ -166,6 +167,7 @@ class Suite:
     data_seed: int
     quick: Mapping[str, Any]
     grids: tuple[Grid, ...]
+    orderings: tuple[tuple[str, str], ...] = ()
 
     def cells(self, quick: bool = False) -> list[Cell]:
         """All cells in a stable order: grid, dataset, method, model, seed."""
@@ -373,6 +375,7 @@ def parse_suite(data: Any, source: str, base: Path = Path()) -> Suite:
     grid_names = [g.name for g in grids]
     if len(set(grid_names)) != len(grid_names):
         raise ConfigError(f"{source}: grid names must be unique, got {grid_names}")
+    orderings = _orderings(data.get("orderings") or [], grids, source)
     data_seed = data.get("data_seed", 0)
     if not isinstance(data_seed, int) or isinstance(data_seed, bool):
         raise ConfigError(f"{source}: data_seed must be an integer, got {data_seed!r}")
@@ -384,7 +387,28 @@ def parse_suite(data: Any, source: str, base: Path = Path()) -> Suite:
         data_seed=data_seed,
         quick=quick,
         grids=grids,
+        orderings=orderings,
     )
+
+
+def _orderings(value: Any, grids: tuple[Grid, ...], source: str) -> tuple[tuple[str, str], ...]:
+    """``["a < b", ...]`` -> ((a, b), ...): method a should have the lower test RMSE."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{source}: orderings must be a list of 'method < method' strings")
+    methods = {m.name for grid in grids for m in grid.methods}
+    pairs = []
+    for claim in value:
+        parts = [p.strip() for p in str(claim).split("<")]
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"{source}: ordering {claim!r} is not of the form 'a < b'")
+        unknown = [p for p in parts if p not in methods]
+        if unknown:
+            raise ConfigError(
+                f"{source}: ordering {claim!r} names {unknown[0]!r}, which no grid runs; the "
+                f"suite's methods: {', '.join(sorted(methods))}"
+            )
+        pairs.append((parts[0], parts[1]))
+    return tuple(pairs)
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
