@@ -137,3 +137,45 @@ def test_bench_cli_quick_end_to_end_and_report_only(tmp_path, tiny_model_dir, ca
     assert (output / "results.md").exists()
     assert main(["bench", "no-such-suite"]) == 2
     assert "built-in suites: " in capsys.readouterr().err
+
+
+def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, monkeypatch):
+    import decoreg.bench.runner as runner
+    from decoreg.bench.methods import METHODS, Method
+
+    staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",),
+                    {"family": "causal-lm", "objective": "raft", "decoder": "grid-mean"},
+                    warm_start="ce-greedy")  # fmt: skip
+    monkeypatch.setitem(METHODS, "ce-then-raft", staged)
+    fits = []
+    real_fit = runner._fit
+
+    def counting_fit(cell, data, output, init_from=None):
+        fits.append((cell.method.name, init_from))
+        return real_fit(cell, data, output, init_from)
+
+    monkeypatch.setattr(runner, "_fit", counting_fit)
+    data = yaml.safe_load(_write_suite(tmp_path, tiny_model_dir).read_text())
+    data["grids"][0]["methods"] = ["ce-then-raft", "ce-greedy"]
+    data["grids"][0]["method_params"] = {}
+    path = tmp_path / "staged.yaml"
+    path.write_text(yaml.safe_dump(data))
+    suite = load_suite(path)
+    cells = suite.cells(quick=True)
+    assert cells[0].warm_start.method.name == "ce-greedy"
+    assert cells[0].config()["warm_start"] == cells[1].config()
+    summary = run_suite(suite, tmp_path / "out", quick=True, echo=_silent)
+    assert summary.failed == 0
+    # The CE cell runs first (its group), then RAFT starts from its saved model: 2 fits.
+    assert [name for name, _ in fits] == ["ce-greedy", "ce-then-raft"]
+    assert fits[1][1] is not None and (fits[1][1] / "decoreg.json").exists()
+    rows = read_rows(tmp_path / "out" / RESULTS_FILE)
+    staged_row = next(r for r in rows if r["method"] == "ce-then-raft")
+    assert staged_row["warm_start"]["cell"] == cells[1].cell_id
+    # Alone in another folder, the staged method finds its first stage saved: no CE fit.
+    data["grids"][0]["methods"] = ["ce-then-raft"]
+    path.write_text(yaml.safe_dump(data))
+    fits.clear()
+    run_suite(load_suite(path), tmp_path / "out2", quick=True, echo=_silent)
+    assert [name for name, _ in fits] == ["ce-then-raft"]
+    assert read_rows(tmp_path / "out2" / RESULTS_FILE)[0]["warm_start_seconds"] == 0.0

@@ -30,6 +30,8 @@ class Method:
         data_kinds: Dataset kinds it applies to ("text", "tabular").
         params: `DecodingRegressor` parameters fixed by the method (decoding methods only).
         baseline: Factory `(DatasetInfo, seed) -> estimator` (baselines only).
+        warm_start: Another method trained first (same dataset, model and seed) whose saved
+            model this one starts from (`init_from`), e.g. cross-entropy before RL.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Method:
     data_kinds: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
     baseline: Callable[..., Any] | None = None
+    warm_start: str | None = None
 
     def __post_init__(self) -> None:
         if (self.baseline is None) == (not self.params):

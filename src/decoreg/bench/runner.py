@@ -10,7 +10,8 @@ An output folder holds:
 
 Cells that differ only in their decoder (e.g. CE + greedy and CE + RAIL with the same seed)
 share one fitted model within an invocation: the first one fits, the others only decode, and
-their rows say ``shared_fit_with``.
+their rows say ``shared_fit_with``. A method with a warm start (e.g. RL after cross-entropy)
+runs right after its first stage and starts from that stage's saved model.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import os
 import platform
 import resource
+import shutil
 import sys
 import time
 import traceback
@@ -40,6 +42,7 @@ from decoreg.datasets import DatasetInfo, LoadedDataset, load_dataset
 from decoreg.datasets.user_table import load_table_dataset
 from decoreg.errors import ConfigError
 from decoreg.metrics import regression_report
+from decoreg.paths import cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -208,14 +211,48 @@ def _train_summary(estimator: Any) -> dict[str, Any] | None:
     }
 
 
-def _fit(cell: Cell, data: CellData) -> Any:
+WARM_STARTS_DIR = "warm-starts"
+
+
+def _warm_start_folder(
+    cell: Cell, data: CellData, output: Path, fitted: _Fitted | None
+) -> tuple[Path, float]:
+    """The saved model `cell` starts from, trained (or taken from `fitted`) if not on disk.
+
+    First stages are saved under ``cache_dir("bench", "warm-starts")``, named by their fit
+    key, so a resumed or repeated run reuses them.
+
+    Returns:
+        The folder and the seconds spent fitting it now (0 when it was saved before).
+    """
+    warm = cell.warm_start
+    folder = cache_dir("bench", WARM_STARTS_DIR) / warm.fit_key()[:24]
+    if (folder / "decoreg.json").exists():
+        return folder, 0.0
+    start = time.perf_counter()
+    if fitted is not None and fitted.fit_key == warm.fit_key():
+        estimator = fitted.estimator
+    else:
+        estimator = _fit(warm, data, output)
+    seconds = time.perf_counter() - start
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    estimator.save(staging)
+    os.replace(staging, folder)
+    return folder, seconds
+
+
+def _fit(cell: Cell, data: CellData, output: Path, init_from: Path | None = None) -> Any:
     if cell.method.is_baseline:
         return cell.method.baseline(data.info, cell.seed).fit(
             data.inputs("train"), data.targets("train")
         )
     from decoreg.estimator import DecodingRegressor
 
-    estimator = DecodingRegressor(**cell.params)
+    params = dict(cell.params)
+    if init_from is not None:
+        params["init_from"] = str(init_from)
+    estimator = DecodingRegressor(**params)
     eval_set = None
     if len(data.validation) and estimator.max_steps > 0:
         eval_set = (data.inputs("validation"), data.targets("validation"))
@@ -262,12 +299,18 @@ def run_cell(
     }  # fmt: skip
     fit_key = cell.fit_key()
     try:
-        if fitted is not None and fit_key is not None and fitted.fit_key == fit_key:
+        if cell.warm_start is not None:  # the first stage is kept for the cells that share it
+            folder, row["warm_start_seconds"] = _warm_start_folder(cell, data, output, fitted)
+            row["warm_start"] = {"cell": cell.warm_start.cell_id, "folder": str(folder)}
+            fit_start = time.perf_counter()
+            estimator = _fit(cell, data, output, init_from=folder)
+            fit_seconds = time.perf_counter() - fit_start
+        elif fitted is not None and fit_key is not None and fitted.fit_key == fit_key:
             estimator, fit_seconds = fitted.estimator, 0.0
             row["shared_fit_with"] = fitted.cell_id
         else:
             fitted = None
-            estimator = _fit(cell, data)
+            estimator = _fit(cell, data, output)
             fit_seconds = time.perf_counter() - start
             if fit_key is not None:
                 fitted = _Fitted(fit_key, estimator, cell.cell_id, fit_seconds)
@@ -308,10 +351,18 @@ def run_cell(
 
 # ----------------------------------------------------------------------------- suite
 def _groups(cells: list[Cell]) -> list[list[Cell]]:
-    """Cells grouped by fit key (in order of first appearance); baselines alone."""
+    """Cells grouped by the fit they share (in order of first appearance); baselines alone.
+
+    A warm-started cell joins the group of its first stage, after the cells that share that
+    fit, so the first stage's fitted model can be saved instead of trained again.
+    """
     groups: dict[str, list[Cell]] = {}
     for cell in cells:
-        groups.setdefault(cell.fit_key() or cell.key, []).append(cell)
+        if cell.warm_start is None:
+            groups.setdefault(cell.fit_key() or cell.key, []).append(cell)
+    for cell in cells:
+        if cell.warm_start is not None:
+            groups.setdefault(cell.warm_start.fit_key(), []).append(cell)
     return list(groups.values())
 
 

@@ -111,6 +111,7 @@ class Cell:
     seed: int
     data_seed: int
     params: Mapping[str, Any]
+    warm_start: Cell | None = None
 
     @property
     def cell_id(self) -> str:
@@ -126,6 +127,7 @@ class Cell:
             "model": self.model,
             "seed": self.seed,
             "params": dict(sorted(self.params.items())),
+            "warm_start": None if self.warm_start is None else self.warm_start.config(),
         }
 
     @property
@@ -181,11 +183,15 @@ class Suite:
                     models = grid.models if method.uses_pretrained_model else (None,)
                     for model in models:
                         for seed in seeds:
-                            params = _cell_params(self, grid, entry, method, model, seed, quick)
-                            cells.append(
-                                Cell(grid.name, entry, method, model, seed, self.data_seed, params)
-                            )
+                            cells.append(self._cell(grid, entry, method, model, seed, quick))
         return cells
+
+    def _cell(self, grid, entry, method, model, seed, quick) -> Cell:
+        warm = None
+        if method.warm_start is not None:
+            warm = self._cell(grid, entry, get_method(method.warm_start), model, seed, quick)
+        params = _cell_params(self, grid, entry, method, model, seed, quick)
+        return Cell(grid.name, entry, method, model, seed, self.data_seed, params, warm)
 
 
 def _shrink(entry: DatasetEntry, quick: Mapping[str, Any]) -> DatasetEntry:
