@@ -102,6 +102,13 @@ def _paper_methods() -> list[Method]:
     ]  # fmt: skip
 
 
+_RL = (
+    ("remax", "ReMax", "ReMax (advantage: reward minus the greedy output's reward)"),
+    ("grpo", "GRPO", "GRPO (advantage: group-normalized reward)"),
+    ("genre2", "expert-guided ReMax", "GenRe2's expert-guided ReMax (ReMax plus cross-entropy "
+     "toward the target's tokens on the rollouts' prefixes)"),
+)  # fmt: skip
+
 _ENTRIES = [
     *_paper_methods(),
     _tab("tab-ce", "CE", "ce", "sample-mean",
@@ -114,6 +121,20 @@ _ENTRIES = [
          "Tabular encoder with a scalar head trained by MSE."),
     _tab("tab-riemann", "Riemann head", "riemann", "head-riemann",
          "Tabular encoder with a histogram (Riemann) head over target bins."),
+    *(
+        Method(f"ce-{rl}", f"CE → {label}", f"{description} after cross-entropy fine-tuning "
+               "(starts from the ce-greedy model); greedy decoding.", (TEXT,),
+               {"family": "causal-lm", "objective": rl, "decoder": "greedy"},
+               warm_start="ce-greedy")
+        for rl, label, description in _RL
+    ),
+    *(
+        Method(f"tab-{rl}", f"CE → {label}", f"Tabular encoder-decoder: {description} after "
+               "cross-entropy training (starts from the tab-ce model); mean of samples.",
+               (TABULAR,), {"family": "tabular", "objective": rl, "decoder": "sample-mean"},
+               warm_start="tab-ce")
+        for rl, label, description in _RL
+    ),
     *(
         Method(name, label, description, kinds, baseline=factory)
         for name, (label, description, kinds, factory) in BASELINES.items()

@@ -172,17 +172,20 @@ class Suite:
     orderings: tuple[tuple[str, str], ...] = ()
 
     def cells(self, quick: bool = False) -> list[Cell]:
-        """All cells in a stable order: grid, dataset, method, model, seed."""
+        """All cells in a stable order: seed, grid, dataset, method, model.
+
+        Seeds come first so that a run cut short has every method with its first seeds.
+        """
         seeds = tuple(self.quick["seeds"]) if quick else self.seeds
         cells = []
-        for grid in self.grids:
-            for entry in grid.datasets:
-                if quick:
-                    entry = _shrink(entry, self.quick)
-                for method in grid.methods:
-                    models = grid.models if method.uses_pretrained_model else (None,)
-                    for model in models:
-                        for seed in seeds:
+        for seed in seeds:
+            for grid in self.grids:
+                for entry in grid.datasets:
+                    if quick:
+                        entry = _shrink(entry, self.quick)
+                    for method in grid.methods:
+                        models = grid.models if method.uses_pretrained_model else (None,)
+                        for model in models:
                             cells.append(self._cell(grid, entry, method, model, seed, quick))
         return cells
 
