@@ -174,7 +174,8 @@ def _rank_state(objective) -> dict:
 
 
 def _check_fingerprint(saved: dict, current: dict, path: Path) -> None:
-    current = json.loads(json.dumps(current, sort_keys=True))  # tuples -> lists, like `saved`
+    saved = _flatten(saved)
+    current = _flatten(json.loads(json.dumps(current)))  # tuples -> lists, like `saved`
     differences = [
         f"{key}: checkpoint {saved.get(key)!r}, now {current.get(key)!r}"
         for key in sorted(set(saved) | set(current))
@@ -185,3 +186,14 @@ def _check_fingerprint(saved: dict, current: dict, path: Path) -> None:
             f"cannot resume from {path}: the run differs from the one that wrote it "
             f"({'; '.join(differences)}); use the same options or another checkpoint folder"
         )
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}, so a difference names the option itself."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

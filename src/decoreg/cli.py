@@ -9,11 +9,10 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+from decoreg import cli_scale
 from decoreg.config import TrainConfig
 from decoreg.data import numeric_targets, read_table
+from decoreg.distributed import init_from_environment
 from decoreg.errors import DecoregError
 from decoreg.estimator import DecodingRegressor
 from decoreg.families import FAMILIES
@@ -55,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_command(commands)
     add_datasets_command(commands)
+    cli_scale.add_merge_command(commands)
     return parser
 
 
@@ -136,11 +136,13 @@ def _add_train(commands) -> None:
         help="let a local model folder run its own code (off by default)",
     )
     p.add_argument("--seed", type=int, default=0)
+    cli_scale.add_train_options(p)
     _add_decode_options(p)
     p.set_defaults(handler=_run_train)
 
 
 def _run_train(args) -> int:
+    world = init_from_environment()  # joins the process group under torchrun/accelerate
     method = _method_choices(args)
     frame = read_table(args.data)
     targets = numeric_targets(frame, args.target_column, str(args.data))
@@ -177,6 +179,7 @@ def _run_train(args) -> int:
         trust_remote_code=args.trust_remote_code,
         init_from=None if args.init_from is None else str(args.init_from),
         random_state=args.seed,
+        **cli_scale.train_params(args),
         **_decode_params(args),
     )
     estimator.fit(
@@ -185,7 +188,10 @@ def _run_train(args) -> int:
         eval_set=_drop_target(eval_set, args.target_column),
         source=str(args.data),
     )
+    if world.rank != 0:
+        return 0  # data-parallel: rank 0 saves and reports
     estimator.save(args.output, target_column=args.target_column)
+    cli_scale.remove_checkpoints(args)
     result = estimator.train_result_
     metrics = {
         "steps_run": result.steps_run,
@@ -215,6 +221,7 @@ def _add_predict(commands) -> None:
         help="also write these quantiles of each prediction, e.g. 0.1,0.9 for an interval "
         "(grid-* and sample-* decoders)",
     )
+    cli_scale.add_predict_options(p)
     _add_decode_options(p, defaults=False)
     p.set_defaults(handler=_run_predict)
 
@@ -222,24 +229,8 @@ def _add_predict(commands) -> None:
 def _run_predict(args) -> int:
     estimator = _load(args)
     frame = read_table(args.data)
-    details = estimator.predict_details(frame, source=str(args.data))
-    out = pd.DataFrame(
-        {
-            "row": np.arange(len(frame)),
-            "prediction": details.values,
-            "parsed": details.parsed,
-            "text": details.texts,
-        }
-    )
-    if args.quantiles:
-        levels = [float(q) for q in _split(args.quantiles)]
-        bounds = estimator.predict_quantiles(frame, quantiles=levels)
-        for column, level in enumerate(levels):
-            out[f"q{level:g}"] = bounds[:, column]
-    out.to_csv(args.output, index=False)
-    unparsed = int((~details.parsed).sum())
-    print(f"wrote {len(out)} predictions to {args.output} ({unparsed} unparseable)")
-    return 0
+    levels = [float(q) for q in _split(args.quantiles)] if args.quantiles else None
+    return cli_scale.run_incremental_predict(args, estimator, frame, levels)
 
 
 def _add_evaluate(commands) -> None:
@@ -249,6 +240,7 @@ def _add_evaluate(commands) -> None:
     p.add_argument("--target-column", help="default: the column used in training")
     p.add_argument("--decoder", help="override the saved decoder")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    cli_scale.add_trust_option(p)
     _add_decode_options(p, defaults=False)
     p.set_defaults(handler=_run_evaluate)
 
@@ -335,7 +327,8 @@ def _method_choices(args) -> dict:
 
 
 def _load(args) -> DecodingRegressor:
-    estimator = DecodingRegressor.load(args.model_dir)
+    cli_scale.refuse_distributed(args.command)
+    estimator = DecodingRegressor.load(args.model_dir, trust_remote_code=args.trust_remote_code)
     overrides = _decode_params(args)
     if args.decoder:
         overrides["decoder"] = args.decoder

@@ -12,6 +12,7 @@ from decoreg.grid_values import check_grid, check_grid_writable, fewest_decimals
 from decoreg.methods import check_init, resolve_head
 from decoreg.models.causal_lm import CausalLMRegressor, CausalLMSpec, fallback_from_targets
 from decoreg.models.heads import HeadSpec, set_head_bias
+from decoreg.models.lora import ALL_LINEAR, LoraOptions, apply_lora, enable_gradient_checkpointing
 from decoreg.models.pretrained import DEFAULT_MODEL, load_pretrained
 from decoreg.models.random_init import randomly_initialized
 from decoreg.numbers import AffineScaler, DecimalFormat, digit_grid
@@ -38,7 +39,9 @@ class LMOptions:
         head: Predictive head to attach (see `decoreg.models.heads`), or None.
         special_token: The token whose logit the `token` head reads (default: EOS).
         init: "pretrained" weights, or "random" for the same architecture freshly initialized.
-        seed: Seed of the random initialization (heads and `init="random"`).
+        seed: Seed of the random initialization (heads, LoRA adapters, `init="random"`).
+        lora: Train LoRA adapters (`decoreg.models.lora`) instead of every weight, or None.
+        gradient_checkpointing: Recompute activations in the backward pass to save memory.
     """
 
     model: str = DEFAULT_MODEL
@@ -52,6 +55,8 @@ class LMOptions:
     special_token: str | None = None
     init: str = "pretrained"
     seed: int = 0
+    lora: LoraOptions | None = None
+    gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         PromptTemplate(self.template)
@@ -116,6 +121,10 @@ def build_causal_lm(options: LMOptions, y_train: np.ndarray) -> CausalLMRegresso
     lm, tokenizer = load_pretrained(options.model, trust_remote_code=options.trust_remote_code)
     if options.init == "random":
         lm = randomly_initialized(lm, options.seed)
+    if options.lora is not None:
+        lm = apply_lora(lm, options.lora, options.seed)
+    if options.gradient_checkpointing:
+        enable_gradient_checkpointing(lm)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)  # the head's own initialization
         model = CausalLMRegressor(lm, tokenizer, spec)
@@ -144,4 +153,21 @@ def lm_options_from(params: dict) -> LMOptions:
         special_token=params.get("special_token"),
         init=params.get("init", "pretrained"),
         seed=params.get("random_state", 0),
+        lora=lora_options_from(params),
+        gradient_checkpointing=bool(params.get("gradient_checkpointing", False)),
+    )
+
+
+def lora_options_from(params: dict) -> LoraOptions | None:
+    """LoRA options from the estimator's `lora_rank`, `lora_alpha`, `lora_targets` (rank 0: off)."""
+    rank = params.get("lora_rank") or 0
+    if rank < 0:
+        raise ConfigError(f"lora_rank must be >= 0 (0 trains every weight), got {rank}")
+    if rank == 0:
+        return None
+    targets = params.get("lora_targets")
+    return LoraOptions(
+        rank=rank,
+        alpha=params.get("lora_alpha"),
+        targets=(ALL_LINEAR,) if targets is None else tuple(targets),
     )

@@ -23,8 +23,10 @@ from torch import Tensor, nn
 from decoreg.core import Batch
 from decoreg.errors import ConfigError
 from decoreg.grid_values import check_grid_writable
+from decoreg.models.folder_safety import check_model_folder
 from decoreg.models.grid_scoring import GridTrie, grid_sequences, score_trie
 from decoreg.models.heads import HEAD_FILE, HeadSpec, build_head
+from decoreg.models.lora import LORA_FOLDER, load_adapter, merge, save_lm
 from decoreg.numbers import AffineScaler, DecimalFormat
 from decoreg.prompts import PromptTemplate
 
@@ -129,6 +131,11 @@ class CausalLMRegressor(nn.Module):
             )
         return prepared
 
+    @property
+    def fallback(self) -> float:
+        """Raw-space prediction where the output cannot be parsed (the training median)."""
+        return self.spec.fallback
+
     def input_lengths(self, inputs: Sequence[list[int]]) -> np.ndarray:
         return np.array([len(ids) for ids in inputs])
 
@@ -212,7 +219,7 @@ class CausalLMRegressor(nn.Module):
     # ------------------------------------------------------------------------ saving
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
-        self.lm.save_pretrained(directory / LM_FOLDER, safe_serialization=True)
+        save_lm(self.lm, directory / LM_FOLDER, directory / LORA_FOLDER)  # LoRA: base + adapter
         self.tokenizer.save_pretrained(directory / LM_FOLDER)
         (directory / SPEC_FILE).write_text(json.dumps(self.spec.to_dict(), indent=2))
         if self.head is not None:
@@ -222,19 +229,31 @@ class CausalLMRegressor(nn.Module):
             )
 
     @classmethod
-    def load(cls, directory: str | Path) -> CausalLMRegressor:
+    def load(cls, directory: str | Path, *, trust_remote_code: bool = False) -> CausalLMRegressor:
+        """Read a folder written by `save` (safetensors only; see `models.folder_safety`)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         directory = Path(directory)
+        check_model_folder(directory, trust_remote_code=trust_remote_code)
         spec = CausalLMSpec.from_dict(json.loads((directory / SPEC_FILE).read_text()))
         lm = AutoModelForCausalLM.from_pretrained(
-            directory / LM_FOLDER, dtype=torch.float32, use_safetensors=True
+            directory / LM_FOLDER,
+            dtype=torch.float32,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
         )
-        tokenizer = AutoTokenizer.from_pretrained(directory / LM_FOLDER)
+        lm = load_adapter(lm, directory / LORA_FOLDER)
+        tokenizer = AutoTokenizer.from_pretrained(
+            directory / LM_FOLDER, trust_remote_code=trust_remote_code
+        )
         model = cls(lm, tokenizer, spec)
         if model.head is not None:
             model.head.load_state_dict(load_file(directory / HEAD_FILE))
         return model
+
+    def merge_lora(self) -> None:
+        """Fold LoRA adapters into the weights: a plain model that predicts the same."""
+        self.lm = merge(self.lm)
 
     # ------------------------------------------------------------------------ helpers
     def _encode(self, text: str) -> list[int]:

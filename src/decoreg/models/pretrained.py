@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from decoreg.errors import ConfigError, ModelNotAvailableError
+from decoreg.models.folder_safety import check_model_folder
 from decoreg.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -101,12 +102,18 @@ def resolve_model_dir(name_or_path: str) -> Path:
 
 
 def load_pretrained(name_or_path: str, *, trust_remote_code: bool = False):
-    """Load `(model, tokenizer)` in fp32 for a built-in name or a local model folder."""
+    """Load `(model, tokenizer)` in fp32 for a built-in name or a local model folder.
+
+    A local folder is checked first (`models.folder_safety`): safetensors weights only, nothing
+    pointing outside it, and custom code only with `trust_remote_code=True`.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     directory = resolve_model_dir(name_or_path)
+    if name_or_path not in BUILTIN_MODELS:
+        check_model_folder(directory, trust_remote_code=trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(
-        directory, dtype=torch.float32, trust_remote_code=trust_remote_code
+        directory, dtype=torch.float32, use_safetensors=True, trust_remote_code=trust_remote_code
     )
     tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
     return model, tokenizer

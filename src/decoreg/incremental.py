@@ -1,0 +1,155 @@
+"""Predictions over a large file, written chunk by chunk, resumable after a kill.
+
+Rows are predicted in chunks of `chunk_rows`. Each chunk's CSV lines are appended to the output
+and fsynced, then a small progress record next to it (`OUTPUT.progress.json`, written
+atomically) is advanced to the new row count and byte size. A run killed at any instant leaves
+a record that describes a prefix of complete chunks; `resume` cuts the output back to that
+prefix (dropping a half-written chunk), checks that its row ids are exactly 0..k-1, and carries
+on from row k. Each chunk draws its random numbers from (seed, chunk index), so a resumed run
+writes the same bytes as an uninterrupted one. The record is deleted when the file is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from decoreg.atomic_files import atomic_write_text, fsync_directory
+from decoreg.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_SUFFIX = ".progress.json"
+ROW_COLUMN = "row"
+
+
+@dataclass(frozen=True)
+class IncrementalSummary:
+    """What a run did: rows in the finished file, rows predicted now, rows kept from before."""
+
+    rows: int
+    predicted: int
+    resumed_from: int
+
+
+def progress_path(output: Path) -> Path:
+    return output.with_name(output.name + PROGRESS_SUFFIX)
+
+
+def chunk_seed(seed: int, chunk_index: int) -> int:
+    """A seed for one chunk that depends only on the run's seed and the chunk's index."""
+    return int(np.random.SeedSequence([seed, chunk_index]).generate_state(1)[0])
+
+
+def write_incrementally(
+    output: str | Path,
+    n_rows: int,
+    predict_chunk: Callable[[int, int, int], pd.DataFrame],
+    *,
+    chunk_rows: int,
+    resume: bool,
+    fingerprint: dict,
+    seed: int,
+) -> IncrementalSummary:
+    """Write `predict_chunk(start, stop, seed)` frames for rows 0..n_rows-1 to a CSV file.
+
+    Args:
+        output: The CSV file to write.
+        n_rows: Rows in the input.
+        predict_chunk: Returns the frame of rows start..stop-1; its first column is `row`,
+            holding start..stop-1.
+        chunk_rows: Rows per chunk (the unit of progress).
+        resume: Continue a killed run's file instead of starting again.
+        fingerprint: What must be the same for a resume (input digest, model, options).
+        seed: The run's seed; chunk k uses `chunk_seed(seed, k)`.
+    """
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    record_path = progress_path(output)
+    fingerprint = json.loads(json.dumps({**fingerprint, "chunk_rows": chunk_rows, "seed": seed}))
+    start = _resume_point(output, record_path, n_rows, fingerprint) if resume else None
+    if start is None:
+        _write_record(record_path, fingerprint, rows=0, size=0)  # before emptying the output
+        output.write_bytes(b"")
+        start = 0
+    resumed_from = start
+    while start < n_rows:
+        stop = min(start + chunk_rows, n_rows)
+        frame = predict_chunk(start, stop, chunk_seed(seed, start // chunk_rows))
+        _check_rows(frame, start, stop)
+        data = frame.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8")
+        with open(output, "ab") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        _write_record(record_path, fingerprint, rows=stop, size=output.stat().st_size)
+        start = stop
+    record_path.unlink(missing_ok=True)
+    fsync_directory(output.parent)
+    return IncrementalSummary(
+        rows=n_rows, predicted=n_rows - resumed_from, resumed_from=resumed_from
+    )
+
+
+def _resume_point(output: Path, record_path: Path, n_rows: int, fingerprint: dict) -> int | None:
+    """The first row still to predict, or None when there is nothing to resume."""
+    if not record_path.is_file():
+        if not output.exists():
+            logger.warning("nothing to resume at %s; starting from row 0", output)
+            return None
+        _check_row_ids(output, n_rows, complete=True)
+        return n_rows  # a finished file: nothing left to do
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        rows, size, saved = int(record["rows"]), int(record["bytes"]), record["fingerprint"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{record_path}: unreadable progress record ({error!r})") from None
+    if saved != fingerprint:
+        differences = sorted(
+            k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k)
+        )
+        raise ConfigError(
+            f"cannot resume {output}: it was written with other inputs or options "
+            f"(different: {differences}); run without --resume to start again"
+        )
+    if not output.is_file() or output.stat().st_size < size:
+        raise DataError(f"{output} is shorter than its progress record says; cannot resume")
+    with open(output, "r+b") as file:
+        file.truncate(size)  # drop a chunk a kill left half-written
+    if rows:
+        _check_row_ids(output, rows, complete=False)
+    return rows
+
+
+def _check_row_ids(output: Path, rows: int, *, complete: bool) -> None:
+    try:
+        ids = pd.read_csv(output, usecols=[ROW_COLUMN])[ROW_COLUMN].to_numpy()
+    except (ValueError, pd.errors.ParserError) as error:
+        raise DataError(f"{output} cannot be read back to resume: {error}") from None
+    if len(ids) != rows or not np.array_equal(ids, np.arange(rows)):
+        what = "a complete prediction file" if complete else "the rows its progress record says"
+        raise DataError(
+            f"{output} is not {what}: expected row ids 0..{rows - 1}, found {len(ids)} rows; "
+            "run without --resume to start again"
+        )
+
+
+def _check_rows(frame: pd.DataFrame, start: int, stop: int) -> None:
+    if frame.columns[0] != ROW_COLUMN or not np.array_equal(
+        frame[ROW_COLUMN].to_numpy(), np.arange(start, stop)
+    ):
+        raise ValueError(f"predict_chunk must return rows {start}..{stop - 1} in a 'row' column")
+
+
+def _write_record(path: Path, fingerprint: dict, *, rows: int, size: int) -> None:
+    record = {"rows": rows, "bytes": size, "fingerprint": fingerprint}
+    atomic_write_text(path, json.dumps(record, indent=1))
