@@ -57,21 +57,27 @@ def assert_same_weights(a: dict, b: dict) -> None:
     assert different == []
 
 
-@pytest.mark.parametrize(("every", "resume_from"), [(3, 3), (4, 4), (5, 5), (7, 7)])
+@pytest.mark.parametrize(
+    ("objective", "every", "resume_from"),
+    [("raft", 3, 3), ("raft", 4, 4), ("ce", 5, 5), ("raft", 7, 7), ("genre2", 3, 3)],
+)
 def test_resuming_from_any_checkpoint_ends_bit_for_bit_equal(
-    tiny_model_dir, tmp_path, every, resume_from
+    tiny_model_dir, tmp_path, objective, every, resume_from
 ):
     """Validation at steps 3, 6 and 8 picks the best weights, so the best-so-far state, the
-    optimizer moments, the schedule and the data position must all survive the restart."""
-    reference = estimator(tiny_model_dir).fit(TEXTS, TARGETS)
+    optimizer moments, the schedule and the data position must all survive the restart; for
+    RL (genre2: ReMax rollouts plus the expert term) also the objective's sampling state."""
+    reference = estimator(tiny_model_dir, objective=objective).fit(TEXTS, TARGETS)
     folder = tmp_path / "ckpt"
-    estimator(tiny_model_dir, folder, checkpoint_every=every).fit(TEXTS, TARGETS)
+    run = estimator(tiny_model_dir, folder, checkpoint_every=every, objective=objective)
+    run.fit(TEXTS, TARGETS)
     checkpoints = Checkpointer(folder, World())
     for step in checkpoints.steps():  # as if killed right after `resume_from`
         if step > resume_from:
             (folder / checkpoint_name(step)).unlink()
     assert checkpoints.steps()[-1] == resume_from
-    resumed = estimator(tiny_model_dir, folder, resume=True).fit(TEXTS, TARGETS)
+    resumed = estimator(tiny_model_dir, folder, resume=True, objective=objective)
+    resumed.fit(TEXTS, TARGETS)
     assert_same_weights(weights(resumed), weights(reference))
     assert resumed.train_result_.log == reference.train_result_.log
     assert resumed.train_result_.evaluations == reference.train_result_.evaluations
@@ -197,21 +203,28 @@ def child_env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": src}
 
 
-def test_sigkill_at_a_random_step_then_resume_gives_the_same_weights(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("objective", ["raft", "grpo"])
+def test_sigkill_at_a_random_step_then_resume_gives_the_same_weights(
+    tiny_model_dir, tmp_path, objective
+):
+    """Supervised (RAFT) and RL (GRPO rollouts) training, killed with SIGKILL at a random
+    instant after a random checkpoint, resumed with --resume: the same final weights, bit for
+    bit, and the same per-step log as a run that was never interrupted."""
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
     kill_after = rng.randrange(2, 34, 2)  # a checkpoint step; the kill lands after it
     delay = rng.uniform(0.0, 0.05)  # mid-step, mid-evaluation or mid-checkpoint-write
-    note = f"seed {seed}: kill after checkpoint {kill_after} + {delay:.3f}s"
+    note = f"{objective}, seed {seed}: kill after checkpoint {kill_after} + {delay:.3f}s"
+    objective_args = ("--objective", objective)
     data = tmp_path / "rows.csv"
     pd.DataFrame({"text": TEXTS, "y": TARGETS}).to_csv(data, index=False)
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     subprocess.run(
-        train_command(data, tiny_model_dir, reference), env=child_env(), check=True,
-        capture_output=True,
+        train_command(data, tiny_model_dir, reference, *objective_args), env=child_env(),
+        check=True, capture_output=True,
     )  # fmt: skip
     victim = subprocess.Popen(
-        train_command(data, tiny_model_dir, killed), env=child_env(),
+        train_command(data, tiny_model_dir, killed, *objective_args), env=child_env(),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     checkpoints = Checkpointer(Path(str(killed) + ".checkpoints"), World())
@@ -225,8 +238,8 @@ def test_sigkill_at_a_random_step_then_resume_gives_the_same_weights(tiny_model_
     assert victim.wait() == -signal.SIGKILL, note
     assert not (killed / "decoreg.json").exists(), note
     subprocess.run(
-        train_command(data, tiny_model_dir, killed, "--resume"), env=child_env(), check=True,
-        capture_output=True,
+        train_command(data, tiny_model_dir, killed, *objective_args, "--resume"),
+        env=child_env(), check=True, capture_output=True,
     )  # fmt: skip
     expected = load_file(reference / "lm" / "model.safetensors")
     actual = load_file(killed / "lm" / "model.safetensors")
