@@ -79,7 +79,7 @@ def test_clone_and_params_follow_sklearn_rules(tiny_model_dir):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"objective": "mse"}, r"unknown objective 'mse'.*\['ce', .*'raft'\]"),
+        ({"objective": "mse"}, r"unknown objective 'mse'.*\['ce', .*'raft', .*'rloo'\]"),
         ({"decoder": "beam"}, r"unknown decoder 'beam'.*'greedy'"),
         ({"objective_options": {"normalise": True}}, "bad objective_options"),
         ({"template": "no placeholder "}, "placeholder"),

@@ -28,8 +28,7 @@ from decoreg.families.causal_lm import build_causal_lm, lm_options_from
 from decoreg.inference import predict_prepared, with_fallback
 from decoreg.methods import resolve_decoder
 from decoreg.metrics import regression_report
-from decoreg.models.folder_safety import check_model_folder
-from decoreg.training import Dataset, TrainResult, fit, process_rank
+from decoreg.training import Dataset, TrainResult, fit
 
 logger = logging.getLogger(__name__)
 
@@ -64,16 +63,13 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             (zero-shot use of the pretrained model).
         validation_fraction: Share of the training rows held out (seeded) to pick the best
             checkpoint by validation RMSE, when `fit` gets no `eval_set`.
-        lora_rank: Train LoRA adapters of this rank instead of every weight (0: off).
-        lora_alpha: LoRA scale numerator (updates are scaled by alpha / rank; None: 2 * rank).
-        lora_targets: Module names LoRA adapts, e.g. ["q_proj", "v_proj"] (None: all linear).
-        gradient_checkpointing: Recompute activations in backward to save memory.
-        checkpoint_dir, checkpoint_every, resume: Kill-safe checkpoints every
-            `checkpoint_every` steps in `checkpoint_dir`, and resuming from the newest one;
-            see `decoreg.config.TrainConfig`.
         num_samples, temperature, normalize_grid, quantile, max_new_tokens: Decoder options;
             see `decoreg.config.DecodeConfig`.
         trust_remote_code: Allow a local model folder to run its own code.
+        init_from: A model folder written by `save` (or `decoreg train`) to start training
+            from instead of building a new model, e.g. a cross-entropy model for the RL
+            objectives ("remax", "grpo", "rloo", "genre2"); its template, grid and number
+            format are kept.
         random_state: Seed for splitting, data order and sampling.
         verbose: Show progress bars.
     """
@@ -109,19 +105,13 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         max_eval_rows: int = 256,
         bf16: bool = True,
         validation_fraction: float = 0.1,
-        lora_rank: int = 0,
-        lora_alpha: float | None = None,
-        lora_targets: list[str] | None = None,
-        gradient_checkpointing: bool = False,
-        checkpoint_dir: str | None = None,
-        checkpoint_every: int = 50,
-        resume: bool = False,
         num_samples: int = 32,
         temperature: float = 1.0,
         normalize_grid: bool = True,
         quantile: float = 0.5,
         max_new_tokens: int | None = None,
         trust_remote_code: bool = False,
+        init_from: str | None = None,
         random_state: int = 0,
         verbose: bool = True,
     ) -> None:
@@ -153,19 +143,13 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.max_eval_rows = max_eval_rows
         self.bf16 = bf16
         self.validation_fraction = validation_fraction
-        self.lora_rank = lora_rank
-        self.lora_alpha = lora_alpha
-        self.lora_targets = lora_targets
-        self.gradient_checkpointing = gradient_checkpointing
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.resume = resume
         self.num_samples = num_samples
         self.temperature = temperature
         self.normalize_grid = normalize_grid
         self.quantile = quantile
         self.max_new_tokens = max_new_tokens
         self.trust_remote_code = trust_remote_code
+        self.init_from = init_from
         self.random_state = random_state
         self.verbose = verbose
 
@@ -186,9 +170,6 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             seed=self.random_state,
             max_eval_rows=self.max_eval_rows,
             show_progress=self.verbose,
-            checkpoint_dir=None if self.checkpoint_dir is None else str(self.checkpoint_dir),
-            checkpoint_every=self.checkpoint_every,
-            resume=self.resume,
         )
 
     def decode_config(self) -> DecodeConfig:
@@ -236,6 +217,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             )
         if self.max_steps < 0:
             raise ConfigError(f"max_steps must be >= 0, got {self.max_steps}")
+        if self.init_from is not None:
+            _saved_family(self.init_from, self.family)
 
     # ------------------------------------------------------------------------ fitting
     def fit(self, X, y, *, eval_set: tuple | None = None, source: str = PYTHON_SOURCE):
@@ -261,7 +244,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             texts, targets, val_texts, val_targets = _holdout(
                 texts, targets, self.validation_fraction, self.random_state
             )
-        model = build_causal_lm(lm_options_from(self.get_params()), targets)
+        model = self._initial_model(targets)
         if any(
             getattr(p, "uses_grid", False) for p in (self.build_objective(), self.build_decoder())
         ):
@@ -285,24 +268,16 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # --------------------------------------------------------------------- predicting
-    def predict_details(self, X, *, source: str = PYTHON_SOURCE, seed: int | None = None):
+    def predict_details(self, X, *, source: str = PYTHON_SOURCE):
         """Predictions with raw text and a parsed flag per row (raw space, NaN unparsed)."""
         self._require_fitted()
-        return self.predict_texts(self.input_texts(X, source=source), seed=seed)
-
-    def input_texts(self, X, *, source: str = PYTHON_SOURCE) -> list[str]:
-        """The validated texts the model reads for X (errors name the source, row, column)."""
-        return self._texts(frame_from_python(X, source), source)
-
-    def predict_texts(self, texts: list[str], *, seed: int | None = None):
-        """`predict_details` for texts from `input_texts`; `seed` replaces `random_state`."""
-        self._require_fitted()
+        texts = self._texts(frame_from_python(X, source), source)
         return predict_prepared(
             self.model_,
             self.build_decoder(),
             self.model_.prepare_inputs(texts),
             batch_size=self.batch_size * 2,
-            seed=self.random_state if seed is None else seed,
+            seed=self.random_state,
             show_progress=self.verbose,
             description=f"predict ({self.decoder_name()})",
         )
@@ -350,8 +325,6 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         """
         self._require_fitted()
         directory = Path(directory)
-        if process_rank() != 0:
-            return directory  # data-parallel: every process holds the same weights; rank 0 writes
         directory.mkdir(parents=True, exist_ok=True)
         self.model_.save(directory)
         params = self.get_params()
@@ -370,33 +343,25 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, *, trust_remote_code: bool = False) -> DecodingRegressor:
-        """Read a folder written by `save`; predictions are identical to the saved model's.
-
-        The folder is checked first (`decoreg.models.folder_safety`): safetensors weights
-        only, no file or link leading outside it, and a model's own code only when the caller
-        passes `trust_remote_code=True` (a value stored in the folder never enables it).
-        """
+    def load(cls, directory: str | Path) -> DecodingRegressor:
+        """Read a folder written by `save`; predictions are identical to the saved model's."""
         directory = Path(directory)
         meta_path = directory / META_FILE
         if not meta_path.is_file():
             raise ConfigError(f"{directory} is not a decoreg model folder (no {META_FILE})")
-        check_model_folder(directory, trust_remote_code=trust_remote_code)
         meta = json.loads(meta_path.read_text())
-        try:
-            estimator = cls(**meta["params"])
-        except TypeError as error:
-            raise ConfigError(f"{meta_path} holds unknown parameters: {error}") from None
-        loader = get_family(meta["family"]).load
-        # Loaders take trust_remote_code only when it is on (the tabular family has no code).
-        if trust_remote_code:
-            estimator.model_ = loader(directory, trust_remote_code=True)
-        else:
-            estimator.model_ = loader(directory)
+        estimator = cls(**meta["params"])
+        estimator.model_ = get_family(meta["family"]).load(directory)
         estimator.train_result_ = TrainResult(**meta["train"])
         return estimator
 
     # ------------------------------------------------------------------------ helpers
+    def _initial_model(self, targets: np.ndarray):
+        """The saved model of `init_from`, or a new one built from the options and targets."""
+        if self.init_from is None:
+            return build_causal_lm(lm_options_from(self.get_params()), targets)
+        return get_family(_saved_family(self.init_from, self.family)).load(self.init_from)
+
     def _texts(self, frame: pd.DataFrame, source: str) -> list[str]:
         text_column = self.text_column
         if text_column is None and not self.feature_columns:
@@ -421,6 +386,24 @@ def _default_text_column(frame: pd.DataFrame, source: str) -> str:
         f"{source}: say which column holds the text (text_column) or which columns to "
         f"serialize (feature_columns); the columns are {[str(c) for c in frame.columns]}"
     )
+
+
+def _saved_family(directory: str | Path, family: str) -> str:
+    """The family of the decoreg model saved in `directory`; a ConfigError if there is none
+    or it is not `family`."""
+    meta_path = Path(directory) / META_FILE
+    try:
+        saved = json.loads(meta_path.read_text()).get("family")
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"init_from={str(directory)!r} is not a decoreg model folder (no readable "
+            f"{META_FILE}; write one with `decoreg train` or DecodingRegressor.save): {error}"
+        ) from error
+    if saved != family:
+        raise ConfigError(
+            f"init_from={str(directory)!r} holds a {saved!r} model, but family={family!r}"
+        )
+    return saved
 
 
 def _holdout(texts, targets, fraction, seed):

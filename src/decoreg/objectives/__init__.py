@@ -4,17 +4,21 @@
 CLI look names up here and list the keys when a name is unknown.
 """
 
+from collections.abc import Callable
+
 from decoreg.objectives.cross_entropy import CrossEntropy
 from decoreg.objectives.head import HeadRegression, LearnableRaft
 from decoreg.objectives.mbr import MinimumBayesRisk
 from decoreg.objectives.raft import Raft
+from decoreg.rl import RL_OBJECTIVES
 
-OBJECTIVES: dict[str, type] = {
+OBJECTIVES: dict[str, Callable] = {
     "ce": CrossEntropy,
     "raft": Raft,
     "head": HeadRegression,
     "learnable-raft": LearnableRaft,
     "mbr": MinimumBayesRisk,
+    **RL_OBJECTIVES,  # remax, grpo, rloo, genre2 (decoreg.rl)
 }
 
 __all__ = [

@@ -1,0 +1,218 @@
+"""The RL objectives: `(model, batch) -> (loss, metrics)` whose batch is rolled out first.
+
+One class serves ReMax, GRPO, RLOO and expert-guided ReMax (GenRe2): they differ only in the
+advantage estimator and the expert weight. Each call samples G numbers per input (sharing the
+input's encoding), scores them with the reward, turns rewards into advantages, recomputes the
+samples' log-probabilities with grad (again encoding each input once) and returns the
+policy-gradient loss, so the single training loop of `decoreg.training` runs RL unchanged and
+logs every metric returned here.
+
+Optimizer steps are told apart by the parameters' in-place version counter, which only the
+optimizer bumps. The step count seeds the samples (with the seed and each input's content, see
+`decoreg.rl.rollout.input_uniforms`), so data-parallel processes and resumed runs draw exactly
+the samples a single uninterrupted process would. With `updates_per_rollout = k > 1` a rollout
+is reused for k optimizer steps with ratio clipping; the batches the loop hands in during the
+k - 1 reuse steps are skipped, and with gradient accumulation every micro-batch of a step is
+rolled out (or replayed).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from decoreg.core import Batch
+from decoreg.rl.advantages import ADVANTAGES
+from decoreg.rl.config import RLConfig
+from decoreg.rl.loss import masked_entropy, policy_gradient_loss
+from decoreg.rl.rewards import compute_rewards, make_reward
+from decoreg.rl.rollout import Rollout, get_policy, input_uniforms
+
+
+@dataclass
+class ScoredRollout:
+    """A rollout with everything the loss needs across its updates.
+
+    Attributes:
+        batch: The inputs rolled out.
+        rollout: The samples.
+        advantages: [B * G] detached advantages.
+        experts: [B * G, L] expert actions (-1 where none), or None without expert guidance.
+        metrics: Reward, advantage, parse and entropy statistics of the rollout.
+        old_logprobs: [B * G, L'] log-probs at the first update (the ratio's denominator).
+    """
+
+    batch: Batch
+    rollout: Rollout
+    advantages: Tensor
+    experts: Tensor | None
+    metrics: dict[str, float]
+    old_logprobs: Tensor | None = None
+
+
+class RLObjective:
+    """Sequence-level RL on a model's own decoded numbers (see the module docstring).
+
+    Args:
+        config: The RL options; validated before any model is touched.
+    """
+
+    uses_grid = False
+
+    def __init__(self, config: RLConfig) -> None:
+        self.config = config
+        self.reward = make_reward(config.reward, config.reward_options)
+        self.estimator = ADVANTAGES[config.advantage]
+        self.reference = None
+        self.steps_seen = 0
+        self._last_version: int | None = None
+        self._recorded: list[ScoredRollout] = []
+        self._replay_index = 0
+
+    # ------------------------------------------------------------------ the objective
+    def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        if batch.targets is None:
+            raise ValueError("RL objectives need targets to compute rewards")
+        policy = get_policy(model, constrained=self.config.constrained)
+        scored, replayed = self._scored_rollout(model, policy, batch)
+        rollout = scored.rollout
+        log_dist = policy.action_log_probs(model, scored.batch, rollout)  # [N, L', K]
+        width = log_dist.shape[1]
+        actions = rollout.flat("actions")[:, :width]
+        mask = rollout.flat("mask")[:, :width]
+        logprobs = log_dist.gather(-1, actions[..., None]).squeeze(-1).masked_fill(~mask, 0.0)
+        if scored.old_logprobs is None:
+            scored.old_logprobs = logprobs.detach()
+        config = self.config
+        entropies = masked_entropy(log_dist) if config.entropy_coef > 0 else None
+        loss, metrics = policy_gradient_loss(
+            logprobs,
+            mask,
+            scored.advantages,
+            old_logprobs=scored.old_logprobs,
+            clip_epsilon=config.clip_epsilon,
+            ref_logprobs=self._reference_logprobs(model, policy, scored, actions, mask),
+            kl_beta=config.kl_beta,
+            entropies=entropies,
+            entropy_coef=config.entropy_coef,
+        )
+        if scored.experts is not None:
+            expert_ce = _expert_cross_entropy(log_dist, scored.experts[:, :width], mask)
+            loss = loss + config.expert_weight * expert_ce
+            metrics["expert_ce"] = float(expert_ce.detach())
+        metrics = {"loss": float(loss.detach()), **metrics, **scored.metrics}
+        metrics["replayed"] = float(replayed)
+        return loss, metrics
+
+    # ------------------------------------------------------------------------ rollouts
+    def _scored_rollout(self, model, policy, batch: Batch) -> tuple[ScoredRollout, bool]:
+        """A fresh rollout of `batch`, or a recorded one while a rollout is being reused."""
+        k = self.config.updates_per_rollout
+        version = next(p for p in model.parameters() if p.requires_grad)._version
+        if version != self._last_version:  # the optimizer stepped since the last call
+            self._last_version = version
+            self.steps_seen += 1
+            self._replay_index = 0
+            if (self.steps_seen - 1) % k == 0:
+                self._recorded = []
+        if k == 1:
+            return self._roll_out(model, policy, batch), False
+        if (self.steps_seen - 1) % k > 0 and self._replay_index < len(self._recorded):
+            self._replay_index += 1
+            return self._recorded[self._replay_index - 1], True
+        scored = self._roll_out(model, policy, batch)
+        self._recorded.append(scored)
+        return scored, False
+
+    def _roll_out(self, model, policy, batch: Batch) -> ScoredRollout:
+        config = self.config
+        was_training = model.training
+        model.eval()
+        try:
+            rollout = policy.rollout(
+                model,
+                batch,
+                num_samples=config.num_samples,
+                with_greedy=self.estimator.needs_greedy,
+                temperature=config.temperature,
+                uniforms=input_uniforms(
+                    policy.input_keys(batch),
+                    seed=config.seed,
+                    step=self.steps_seen,
+                    num_samples=config.num_samples,
+                    num_steps=policy.num_steps(model),
+                ),
+            )
+        finally:
+            model.train(was_training)
+        targets = batch.targets.double().cpu()  # [B], model target space
+        rewards = self._rewards(model, policy, rollout.values, targets[:, None])
+        greedy_rewards = None
+        if rollout.greedy_values is not None:
+            greedy_rewards = self._rewards(model, policy, rollout.greedy_values, targets)
+        advantages = self.estimator(rewards, greedy_rewards, config.grpo_scale)  # [B, G]
+        experts = None
+        if config.expert_weight > 0:
+            experts = policy.expert_actions(model, rollout, targets)
+        metrics = _rollout_metrics(rollout, rewards, greedy_rewards, advantages, targets)
+        return ScoredRollout(batch, rollout, advantages.reshape(-1), experts, metrics)
+
+    def _rewards(self, model, policy, values: Tensor, targets: Tensor) -> Tensor:
+        space = self.config.reward_space
+        predictions = policy.to_reward_space(model, values, space)
+        truth = policy.to_reward_space(model, targets.expand_as(values), space)
+        return compute_rewards(
+            self.reward,
+            predictions.reshape(-1),
+            truth.reshape(-1),
+            unparseable_reward=self.config.unparseable_reward,
+            name=f"reward {self.config.reward!r}",
+        ).view(values.shape)
+
+    def _reference_logprobs(self, model, policy, scored, actions, mask) -> Tensor | None:
+        """Log-probs of the sampled actions under a frozen copy of the starting model."""
+        if self.config.kl_beta == 0:
+            return None
+        if self.reference is None:
+            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        with torch.no_grad():
+            ref = policy.action_log_probs(self.reference, scored.batch, scored.rollout)
+        return ref.gather(-1, actions[..., None]).squeeze(-1).masked_fill(~mask, 0.0)
+
+    # ---------------------------------------------------------------- checkpoint state
+    def state_dict(self) -> dict:
+        """The step count, so a resumed run samples what the uninterrupted one would have."""
+        return {"steps_seen": self.steps_seen}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps_seen = int(state["steps_seen"])
+        self._last_version = None
+
+
+def _expert_cross_entropy(log_dist: Tensor, experts: Tensor, mask: Tensor) -> Tensor:
+    """Mean -log pi(expert action | sampled prefix) over steps that have an expert action."""
+    has_expert = (experts >= 0) & mask
+    picked = log_dist.gather(-1, experts.clamp(min=0)[..., None]).squeeze(-1)
+    return -(picked * has_expert).sum() / has_expert.sum().clamp(min=1)
+
+
+def _rollout_metrics(rollout, rewards, greedy_rewards, advantages, targets) -> dict[str, float]:
+    """What to watch per step: reward, advantage spread, unparseable share, entropy."""
+    parsed = torch.isfinite(rollout.values)
+    errors = (rollout.values - targets[:, None])[parsed]
+    metrics = {
+        "reward_mean": float(rewards.mean()),
+        "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
+        "advantage_mean": float(advantages.mean()),
+        "advantage_std": float(advantages.std()) if advantages.numel() > 1 else 0.0,
+        "advantage_abs_mean": float(advantages.abs().mean()),
+        "unparseable_share": float((~parsed).double().mean()),
+        "entropy": rollout.entropy,
+        "sample_rmse": float(errors.pow(2).mean().sqrt()) if errors.numel() else float("nan"),
+    }
+    if greedy_rewards is not None:
+        metrics["greedy_reward_mean"] = float(greedy_rewards.mean())
+    return metrics
