@@ -28,7 +28,8 @@ from decoreg.families.causal_lm import build_causal_lm, lm_options_from
 from decoreg.inference import predict_prepared, with_fallback
 from decoreg.methods import resolve_decoder
 from decoreg.metrics import regression_report
-from decoreg.training import Dataset, TrainResult, fit
+from decoreg.models.folder_safety import check_model_folder
+from decoreg.training import Dataset, TrainResult, fit, process_rank
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             (zero-shot use of the pretrained model).
         validation_fraction: Share of the training rows held out (seeded) to pick the best
             checkpoint by validation RMSE, when `fit` gets no `eval_set`.
+        lora_rank: Train LoRA adapters of this rank instead of every weight (0: off).
+        lora_alpha: LoRA scale numerator (updates are scaled by alpha / rank; None: 2 * rank).
+        lora_targets: Module names LoRA adapts, e.g. ["q_proj", "v_proj"] (None: all linear).
+        gradient_checkpointing: Recompute activations in backward to save memory.
+        checkpoint_dir, checkpoint_every, resume: Kill-safe checkpoints every
+            `checkpoint_every` steps in `checkpoint_dir`, and resuming from the newest one;
+            see `decoreg.config.TrainConfig`.
         num_samples, temperature, normalize_grid, quantile, max_new_tokens: Decoder options;
             see `decoreg.config.DecodeConfig`.
         trust_remote_code: Allow a local model folder to run its own code.
@@ -105,6 +113,13 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         max_eval_rows: int = 256,
         bf16: bool = True,
         validation_fraction: float = 0.1,
+        lora_rank: int = 0,
+        lora_alpha: float | None = None,
+        lora_targets: list[str] | None = None,
+        gradient_checkpointing: bool = False,
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int = 50,
+        resume: bool = False,
         num_samples: int = 32,
         temperature: float = 1.0,
         normalize_grid: bool = True,
@@ -143,6 +158,13 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.max_eval_rows = max_eval_rows
         self.bf16 = bf16
         self.validation_fraction = validation_fraction
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha
+        self.lora_targets = lora_targets
+        self.gradient_checkpointing = gradient_checkpointing
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
         self.num_samples = num_samples
         self.temperature = temperature
         self.normalize_grid = normalize_grid
@@ -170,6 +192,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             seed=self.random_state,
             max_eval_rows=self.max_eval_rows,
             show_progress=self.verbose,
+            checkpoint_dir=None if self.checkpoint_dir is None else str(self.checkpoint_dir),
+            checkpoint_every=self.checkpoint_every,
+            resume=self.resume,
         )
 
     def decode_config(self) -> DecodeConfig:
@@ -268,16 +293,24 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # --------------------------------------------------------------------- predicting
-    def predict_details(self, X, *, source: str = PYTHON_SOURCE):
+    def predict_details(self, X, *, source: str = PYTHON_SOURCE, seed: int | None = None):
         """Predictions with raw text and a parsed flag per row (raw space, NaN unparsed)."""
         self._require_fitted()
-        texts = self._texts(frame_from_python(X, source), source)
+        return self.predict_texts(self.input_texts(X, source=source), seed=seed)
+
+    def input_texts(self, X, *, source: str = PYTHON_SOURCE) -> list[str]:
+        """The validated texts the model reads for X (errors name the source, row, column)."""
+        return self._texts(frame_from_python(X, source), source)
+
+    def predict_texts(self, texts: list[str], *, seed: int | None = None):
+        """`predict_details` for texts from `input_texts`; `seed` replaces `random_state`."""
+        self._require_fitted()
         return predict_prepared(
             self.model_,
             self.build_decoder(),
             self.model_.prepare_inputs(texts),
             batch_size=self.batch_size * 2,
-            seed=self.random_state,
+            seed=self.random_state if seed is None else seed,
             show_progress=self.verbose,
             description=f"predict ({self.decoder_name()})",
         )
@@ -325,6 +358,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         """
         self._require_fitted()
         directory = Path(directory)
+        if process_rank() != 0:
+            return directory  # data-parallel: every process holds the same weights; rank 0 writes
         directory.mkdir(parents=True, exist_ok=True)
         self.model_.save(directory)
         params = self.get_params()
@@ -343,15 +378,29 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> DecodingRegressor:
-        """Read a folder written by `save`; predictions are identical to the saved model's."""
+    def load(cls, directory: str | Path, *, trust_remote_code: bool = False) -> DecodingRegressor:
+        """Read a folder written by `save`; predictions are identical to the saved model's.
+
+        The folder is checked first (`decoreg.models.folder_safety`): safetensors weights
+        only, no file or link leading outside it, and a model's own code only when the caller
+        passes `trust_remote_code=True` (a value stored in the folder never enables it).
+        """
         directory = Path(directory)
         meta_path = directory / META_FILE
         if not meta_path.is_file():
             raise ConfigError(f"{directory} is not a decoreg model folder (no {META_FILE})")
+        check_model_folder(directory, trust_remote_code=trust_remote_code)
         meta = json.loads(meta_path.read_text())
-        estimator = cls(**meta["params"])
-        estimator.model_ = get_family(meta["family"]).load(directory)
+        try:
+            estimator = cls(**meta["params"])
+        except TypeError as error:
+            raise ConfigError(f"{meta_path} holds unknown parameters: {error}") from None
+        loader = get_family(meta["family"]).load
+        # Loaders take trust_remote_code only when it is on (the tabular family has no code).
+        if trust_remote_code:
+            estimator.model_ = loader(directory, trust_remote_code=True)
+        else:
+            estimator.model_ = loader(directory)
         estimator.train_result_ = TrainResult(**meta["train"])
         return estimator
 
