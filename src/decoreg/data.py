@@ -134,6 +134,8 @@ def _finite_number(raw, source: str, row: int, column: str) -> float:
         value = float(raw)
     except (TypeError, ValueError):
         raise DataError(f"{where}: {raw!r} is not a number") from None
+    except OverflowError:  # an integer (or Decimal) beyond the float range
+        raise DataError(f"{where}: the target is too large for a float ({raw!r:.40})") from None
     if math.isnan(value):
         raise DataError(f"{where}: the target is missing (NaN)")
     if math.isinf(value):

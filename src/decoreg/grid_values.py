@@ -33,7 +33,8 @@ def grid_range(start: float, stop: float, step: float) -> tuple[float, ...]:
         )
     if stop < start:
         raise ConfigError(f"grid stop {stop:g} is below its start {start:g}")
-    count = math.floor((stop - start) / step + 1e-9) + 1
+    ratio = (stop - start) / step
+    count = math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) else math.inf
     if count > MAX_GRID_VALUES:
         raise ConfigError(
             f"grid {start:g}:{stop:g}:{step:g} has {count} values; at most {MAX_GRID_VALUES}"

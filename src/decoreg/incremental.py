@@ -11,6 +11,7 @@ writes the same bytes as an uninterrupted one. The record is deleted when the fi
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -86,7 +87,9 @@ def write_incrementally(
         stop = min(start + chunk_rows, n_rows)
         frame = predict_chunk(start, stop, chunk_seed(seed, start // chunk_rows))
         _check_rows(frame, start, stop)
-        data = frame.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8")
+        data = frame.to_csv(
+            index=False, header=start == 0, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
+        ).encode("utf-8")  # every text quoted: a bare '\r' in model output would split a row
         with open(output, "ab") as file:
             file.write(data)
             file.flush()
