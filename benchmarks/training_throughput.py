@@ -64,13 +64,12 @@ class TokenCounter:
 
 def padding_share(lengths: np.ndarray, batch_size: int, grouped: bool, seed: int) -> float:
     """Share of padded positions over one epoch of batches, with or without grouping."""
-    from decoreg.training import _batches
+    from decoreg.data_order import BatchOrder
 
-    config = TrainConfig(batch_size=batch_size, length_grouping=grouped)
-    batches = _batches(lengths, config, np.random.default_rng(seed))
+    order = BatchOrder(lengths, batch_size, seed=seed, length_grouping=grouped)
     useful = padded = 0
-    for _ in range(len(lengths) // batch_size):
-        rows = lengths[next(batches)]
+    for index in range(order.batches_per_epoch):
+        rows = lengths[order.global_batch(index)]
         useful += rows.sum()
         padded += rows.max() * len(rows)
     return 1.0 - useful / padded
