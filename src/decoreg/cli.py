@@ -81,7 +81,8 @@ def _add_train(commands) -> None:
     )
     p.add_argument(
         "--objective",
-        help="training objective (default raft); RL: remax, grpo, rloo, genre2 (with --init-from)",
+        help="training objective (default raft for causal LMs, ce for --family tabular); "
+        "RL: remax, grpo, rloo, genre2 (with --init-from)",
     )
     p.add_argument(
         "--init-from",
@@ -95,6 +96,14 @@ def _add_train(commands) -> None:
         metavar="KEY=VALUE",
         help="an objective option, e.g. normalize=true, or for RL num_samples=8, "
         "reward=gaussian, reward_sigma=0.1, expert_weight=0.05 (repeatable)",
+    )
+    p.add_argument(
+        "--tabular-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tabular model option with --family tabular, e.g. d_model=64, layers=2, "
+        "tokenizer=normalized, nan_policy=impute (repeatable; see TabularModelConfig)",
     )
     p.add_argument(
         "--decoder", help="how numbers are read out (default grid-mean; head objectives: head)"
@@ -166,6 +175,7 @@ def _run_train(args) -> int:
         scale_targets=args.scale_targets,
         max_prompt_tokens=args.max_prompt_tokens,
         objective_options=_parse_options(args.objective_option),
+        tabular_options=_parse_options(args.tabular_option),
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         grad_accum_steps=args.grad_accum_steps,
@@ -278,8 +288,9 @@ def _add_decode_options(p, defaults: bool = True) -> None:
     g.add_argument(
         "--num-samples",
         type=int,
-        default=32 if defaults else None,
-        help="samples per input for sample-* decoders (default 32)",
+        default=None,
+        help="samples per input for sample-* decoders (default 32 for causal LMs, 128 for "
+        "the tabular family)",
     )
     g.add_argument(
         "--temperature",
@@ -322,7 +333,8 @@ def _method_choices(args) -> dict:
         "max_steps": args.max_steps,
     }
     chosen = method_params(args.method, given) if args.method else dict(given)
-    defaults = {"objective": "raft", "init": "pretrained", "max_steps": TrainConfig().max_steps}
+    # No objective default here: the estimator picks the family's (raft, or ce for tabular).
+    defaults = {"init": "pretrained", "max_steps": TrainConfig().max_steps}
     return {key: defaults.get(key) if chosen.get(key) is None else chosen[key] for key in given}
 
 
@@ -357,7 +369,7 @@ def _parse_options(pairs: list[str]) -> dict | None:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep:
-            raise DecoregError(f"--objective-option expects KEY=VALUE, got {pair!r}")
+            raise DecoregError(f"options are given as KEY=VALUE, got {pair!r}")
         options[key.strip()] = _literal(raw.strip())
     return options or None
 

@@ -7,25 +7,25 @@ in `_`, so `clone`, `GridSearchCV` and `cross_val_score` work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.data import (
     PYTHON_SOURCE,
     frame_from_python,
-    select_texts,
     targets_from_python,
 )
 from decoreg.errors import ConfigError
 from decoreg.families import check_choice, get_family
-from decoreg.families.causal_lm import build_causal_lm, lm_options_from
-from decoreg.inference import predict_prepared, with_fallback
+from decoreg.inference import predict_prepared, take_rows, with_fallback
 from decoreg.methods import resolve_decoder
 from decoreg.metrics import regression_report
 from decoreg.models.folder_safety import check_model_folder
@@ -42,7 +42,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
 
     Args:
         model: Built-in model name (`decoreg models`) or a local Hugging Face model folder.
-        objective: Training objective name ("raft", "ce", ...); see `decoreg.objectives`.
+        objective: Training objective name (None: the family's default, "raft" for causal LMs,
+            "ce" for the tabular family); see `decoreg.objectives`, `decoreg.tabular`.
         decoder: How numbers are read out ("grid-mean", "greedy", "sample-mean", ...);
             None: the family's default, or "head" for head objectives (which refuse others).
         family: "causal-lm" (pretrained LMs on text).
@@ -78,6 +79,10 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             from instead of building a new model, e.g. a cross-entropy model for the RL
             objectives ("remax", "grpo", "rloo", "genre2"); its template, grid and number
             format are kept.
+        tabular_options: Options of the tabular encoder-decoder (`family="tabular"`): see
+            `decoreg.tabular.TabularModelConfig` (tokenizer, d_model, layers, nan_policy, ...).
+        num_threads: torch threads used by fit and predict (None: the family's default: one
+            for the small tabular models, torch's default for causal LMs).
         random_state: Seed for splitting, data order and sampling.
         verbose: Show progress bars.
     """
@@ -85,7 +90,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         model: str | None = None,
-        objective: str = "raft",
+        objective: str | None = None,
         decoder: str | None = None,
         *,
         family: str = "causal-lm",
@@ -111,7 +116,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         eval_every: int = 50,
         early_stopping_patience: int = 0,
         max_eval_rows: int = 256,
-        bf16: bool = True,
+        bf16: bool | None = None,
         validation_fraction: float = 0.1,
         lora_rank: int = 0,
         lora_alpha: float | None = None,
@@ -120,13 +125,15 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 50,
         resume: bool = False,
-        num_samples: int = 32,
+        num_samples: int | None = None,
         temperature: float = 1.0,
         normalize_grid: bool = True,
         quantile: float = 0.5,
         max_new_tokens: int | None = None,
         trust_remote_code: bool = False,
         init_from: str | None = None,
+        tabular_options: dict | None = None,
+        num_threads: int | None = None,
         random_state: int = 0,
         verbose: bool = True,
     ) -> None:
@@ -172,6 +179,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.max_new_tokens = max_new_tokens
         self.trust_remote_code = trust_remote_code
         self.init_from = init_from
+        self.tabular_options = tabular_options
+        self.num_threads = num_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -188,7 +197,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             max_grad_norm=self.max_grad_norm,
             eval_every=self.eval_every,
             early_stopping_patience=self.early_stopping_patience,
-            bf16=self.bf16,
+            bf16=self._bf16(),
             seed=self.random_state,
             max_eval_rows=self.max_eval_rows,
             show_progress=self.verbose,
@@ -199,7 +208,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
 
     def decode_config(self) -> DecodeConfig:
         return DecodeConfig(
-            num_samples=self.num_samples,
+            num_samples=self.num_samples or get_family(self.family).default_num_samples,
             temperature=self.temperature,
             normalize_grid=self.normalize_grid,
             max_new_tokens=self.max_new_tokens,
@@ -208,21 +217,27 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
 
     def build_objective(self):
         family = get_family(self.family)
-        check_choice("objective", self.objective, family.objectives, self.family)
-        factory = family.objectives[self.objective]
+        name = self.objective_name()
+        check_choice("objective", name, family.objectives, self.family)
+        factory = family.objectives[name]
         try:
             return factory(**(self.objective_options or {}))
         except TypeError as error:
             raise ConfigError(
-                f"bad objective_options {self.objective_options} for {self.objective!r}: {error}"
+                f"bad objective_options {self.objective_options} for {name!r}: {error}"
             ) from error
 
     def decoder_name(self) -> str:
         """The decoder used: the one given, else the default for the objective."""
         family = get_family(self.family)
-        return resolve_decoder(
-            self.objective, self.build_objective(), self.decoder, family.default_decoder
-        )
+        default = family.default_decoder
+        if family.decoder_for_objective is not None:
+            default = family.decoder_for_objective(self.objective_name())
+        return resolve_decoder(self.objective_name(), self.build_objective(), self.decoder, default)
+
+    def objective_name(self) -> str:
+        """The objective used: the one given, else the family's default (raft, or ce)."""
+        return self.objective or get_family(self.family).default_objective
 
     def build_decoder(self):
         family = get_family(self.family)
@@ -235,7 +250,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.build_objective()
         self.build_decoder()
         self.train_config()
-        lm_options_from(self.get_params())
+        get_family(self.family).check_options(self.get_params())
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
@@ -259,17 +274,21 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self._check_options()
         frame = frame_from_python(X, source)
         targets = targets_from_python(y, len(frame), source)
-        texts = self._texts(frame, source)
+        texts = self._inputs(frame, source)
         val_texts, val_targets = None, None
         if eval_set is not None:
             val_frame = frame_from_python(eval_set[0], f"{source} (validation)")
             val_targets = targets_from_python(eval_set[1], len(val_frame), f"{source} (validation)")
-            val_texts = self._texts(val_frame, f"{source} (validation)")
+            val_texts = self._inputs(val_frame, f"{source} (validation)")
         elif self.max_steps > 0 and self.validation_fraction > 0 and len(texts) >= 10:
             texts, targets, val_texts, val_targets = _holdout(
                 texts, targets, self.validation_fraction, self.random_state
             )
-        model = self._initial_model(targets)
+        with self._threads():
+            return self._fit_inputs(texts, targets, val_texts, val_targets)
+
+    def _fit_inputs(self, texts, targets, val_texts, val_targets):
+        model = self._initial_model(texts, targets)
         if any(
             getattr(p, "uses_grid", False) for p in (self.build_objective(), self.build_decoder())
         ):
@@ -287,7 +306,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
                 self.train_config(),
                 validation=validation,
                 decoder=self.build_decoder(),
-                fallback=model.spec.fallback,
+                fallback=model.fallback,
             )
         self.n_train_rows_ = len(texts)
         return self
@@ -300,20 +319,22 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
 
     def input_texts(self, X, *, source: str = PYTHON_SOURCE) -> list[str]:
         """The validated texts the model reads for X (errors name the source, row, column)."""
-        return self._texts(frame_from_python(X, source), source)
+        return self._inputs(frame_from_python(X, source), source)
 
     def predict_texts(self, texts: list[str], *, seed: int | None = None):
         """`predict_details` for texts from `input_texts`; `seed` replaces `random_state`."""
         self._require_fitted()
-        return predict_prepared(
-            self.model_,
-            self.build_decoder(),
-            self.model_.prepare_inputs(texts),
-            batch_size=self.batch_size * 2,
-            seed=self.random_state if seed is None else seed,
-            show_progress=self.verbose,
-            description=f"predict ({self.decoder_name()})",
-        )
+        with self._threads():
+            return predict_prepared(
+                self.model_,
+                self.build_decoder(),
+                self.model_.prepare_inputs(texts),
+                batch_size=self.batch_size * 2,
+                seed=self.random_state if seed is None else seed,
+                show_progress=self.verbose,
+                description=f"predict ({self.decoder_name()})",
+                bf16=self._bf16(),
+            )
 
     def predict_quantiles(self, X, quantiles=(0.1, 0.9)) -> np.ndarray:
         """[N, Q] quantiles of each row's predicted distribution, e.g. a 10%-90% interval.
@@ -339,13 +360,13 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """[N] predictions; rows the decoder could not read get the training median."""
-        return with_fallback(self.predict_details(X), self.model_.spec.fallback)
+        return with_fallback(self.predict_details(X), self.model_.fallback)
 
     def evaluate(self, X, y, *, source: str = PYTHON_SOURCE) -> dict[str, float]:
         """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs."""
         details = self.predict_details(X, source=source)
         targets = targets_from_python(y, len(details.values), source)
-        y_pred = with_fallback(details, self.model_.spec.fallback)
+        y_pred = with_fallback(details, self.model_.fallback)
         return regression_report(targets, y_pred, details.parsed)
 
     # ------------------------------------------------------------------------- saving
@@ -405,36 +426,36 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return estimator
 
     # ------------------------------------------------------------------------ helpers
-    def _initial_model(self, targets: np.ndarray):
-        """The saved model of `init_from`, or a new one built from the options and targets."""
+    def _initial_model(self, inputs, targets: np.ndarray):
+        """The saved model of `init_from`, or a new one built from the options and data."""
         if self.init_from is None:
-            return build_causal_lm(lm_options_from(self.get_params()), targets)
+            return get_family(self.family).build(self.get_params(), inputs, targets)
         return get_family(_saved_family(self.init_from, self.family)).load(self.init_from)
 
-    def _texts(self, frame: pd.DataFrame, source: str) -> list[str]:
-        text_column = self.text_column
-        if text_column is None and not self.feature_columns:
-            text_column = _default_text_column(frame, source)
-        return select_texts(
-            frame, source, text_column=text_column, feature_columns=self.feature_columns
-        )
+    def _inputs(self, frame: pd.DataFrame, source: str):
+        """What the family's model reads from `frame`: texts, or feature rows."""
+        return get_family(self.family).select_inputs(self.get_params(), frame, source)
+
+    def _bf16(self) -> bool:
+        return get_family(self.family).default_bf16 if self.bf16 is None else self.bf16
+
+    @contextlib.contextmanager
+    def _threads(self):
+        """Run with `num_threads` (or the family's default) torch threads, then restore."""
+        wanted = self.num_threads or get_family(self.family).default_threads
+        previous = torch.get_num_threads()
+        if wanted:
+            torch.set_num_threads(wanted)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
     def _require_fitted(self) -> None:
         if not hasattr(self, "model_"):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("this DecodingRegressor is not fitted yet; call fit first")
-
-
-def _default_text_column(frame: pd.DataFrame, source: str) -> str:
-    if "text" in frame.columns:
-        return "text"
-    if len(frame.columns) == 1:
-        return str(frame.columns[0])
-    raise ConfigError(
-        f"{source}: say which column holds the text (text_column) or which columns to "
-        f"serialize (feature_columns); the columns are {[str(c) for c in frame.columns]}"
-    )
 
 
 def _saved_family(directory: str | Path, family: str) -> str:
@@ -455,11 +476,12 @@ def _saved_family(directory: str | Path, family: str) -> str:
     return saved
 
 
-def _holdout(texts, targets, fraction, seed):
-    order = np.random.default_rng(seed).permutation(len(texts))
-    n_val = max(1, round(fraction * len(texts)))
+def _holdout(inputs, targets, fraction, seed):
+    """Split inputs (a list or a frame) and targets into seeded training and validation parts."""
+    order = np.random.default_rng(seed).permutation(len(targets))
+    n_val = max(1, round(fraction * len(targets)))
     val, train = order[:n_val], order[n_val:]
-    return ([texts[i] for i in train], targets[train], [texts[i] for i in val], targets[val])
+    return (take_rows(inputs, train), targets[train], take_rows(inputs, val), targets[val])
 
 
 def _json_default(value):

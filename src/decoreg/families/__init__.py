@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from decoreg.decoding import DECODERS
 from decoreg.decoding.head import HeadDecoder
 from decoreg.errors import ConfigError
+from decoreg.families import causal_lm, tabular
 from decoreg.models.causal_lm import CausalLMRegressor
 from decoreg.objectives import OBJECTIVES
+from decoreg.tabular import TabularRegressor
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,15 @@ class Family:
         load: Reads a saved model folder back.
         default_objective: Used when the user names none.
         default_decoder: Used when the user names none.
+        build: `(estimator params, raw inputs, raw targets) -> model` for a new model.
+        check_options: Validates the family's model options from the estimator params.
+        select_inputs: `(estimator params, frame, source) -> raw inputs` the model reads,
+            validated with errors naming the source, row and column.
+        decoder_for_objective: The default decoder for an objective, when it depends on it.
+        default_num_samples: Samples per input of the sampling decoders by default.
+        default_threads: torch threads for this family's work (None: torch's default); small
+            models run faster on one thread than on two busy ones.
+        default_bf16: Whether fit and predict use bf16 autocast unless the user says.
     """
 
     name: str
@@ -35,6 +46,13 @@ class Family:
     load: Callable
     default_objective: str
     default_decoder: str
+    build: Callable
+    select_inputs: Callable
+    check_options: Callable[[dict], object]
+    decoder_for_objective: Callable[[str], str] | None = None
+    default_num_samples: int = 32
+    default_threads: int | None = None
+    default_bf16: bool = True
 
 
 FAMILIES: dict[str, Family] = {
@@ -45,6 +63,24 @@ FAMILIES: dict[str, Family] = {
         load=CausalLMRegressor.load,
         default_objective="raft",
         default_decoder="grid-mean",
+        build=causal_lm.build_from_params,
+        select_inputs=causal_lm.select_texts_for,
+        check_options=causal_lm.lm_options_from,
+    ),
+    "tabular": Family(
+        name="tabular",
+        objectives=tabular.OBJECTIVE_FACTORIES,
+        decoders=tabular.DECODER_FACTORIES,
+        load=TabularRegressor.load,
+        default_objective="ce",
+        default_decoder="sample-mean",
+        build=tabular.build_tabular,
+        select_inputs=tabular.select_features,
+        check_options=tabular.tabular_config,
+        decoder_for_objective=tabular.default_decoder,
+        default_num_samples=128,
+        default_threads=1,
+        default_bf16=False,
     ),
 }
 

@@ -171,3 +171,29 @@ def lora_options_from(params: dict) -> LoraOptions | None:
         alpha=params.get("lora_alpha"),
         targets=(ALL_LINEAR,) if targets is None else tuple(targets),
     )
+
+
+def select_texts_for(params: dict, frame, source: str) -> list[str]:
+    """The texts a causal LM reads: a text column, or feature columns serialized as text."""
+    from decoreg.data import select_texts
+
+    text_column = params.get("text_column")
+    feature_columns = params.get("feature_columns")
+    if text_column is None and not feature_columns:
+        text_column = _default_text_column(frame, source)
+    return select_texts(frame, source, text_column=text_column, feature_columns=feature_columns)
+
+
+def build_from_params(params: dict, inputs, y: np.ndarray) -> CausalLMRegressor:
+    return build_causal_lm(lm_options_from(params), y)
+
+
+def _default_text_column(frame, source: str) -> str:
+    if "text" in frame.columns:
+        return "text"
+    if len(frame.columns) == 1:
+        return str(frame.columns[0])
+    raise ConfigError(
+        f"{source}: say which column holds the text (text_column) or which columns to "
+        f"serialize (feature_columns); the columns are {[str(c) for c in frame.columns]}"
+    )

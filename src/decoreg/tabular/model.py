@@ -32,7 +32,7 @@ from decoreg.tabular.target import TargetTransform, check_targets
 from decoreg.tokenizers import NumberTokenizer, make_tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "decoreg.json"
+CONFIG_FILE = "tabular.json"
 FORMAT_VERSION = 1
 
 
@@ -249,6 +249,17 @@ class TabularRegressor(nn.Module):
         check_targets(y)
         u = torch.as_tensor(self.to_target_space(y), dtype=torch.float32, device=self.device)
         return Batch(batch_inputs, u)
+
+    def prepare_inputs(self, inputs: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        """Check every row once up front (errors name the row and column); rows stay raw."""
+        frame = as_frame(inputs).reset_index(drop=True)
+        self.features.transform(frame)
+        return frame
+
+    @property
+    def fallback(self) -> float:
+        """Raw-space prediction where a decode is unusable: the training targets' mean."""
+        return float(self.target.mean)
 
     def input_lengths(self, inputs: pd.DataFrame | Sequence[Mapping[str, Any]]) -> np.ndarray:
         """[N] a constant cost per row: every row has the same features and number length."""

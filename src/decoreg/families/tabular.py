@@ -1,0 +1,65 @@
+"""The tabular encoder-decoder family, adapted to the estimator's registries."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import numpy as np
+import pandas as pd
+
+from decoreg.config import DecodeConfig
+from decoreg.data import require_columns
+from decoreg.errors import ConfigError
+from decoreg.tabular import TabularModelConfig, TabularRegressor, build_tabular_model
+from decoreg.tabular.decoding import DEFAULT_DECODER_FOR_OBJECTIVE, TABULAR_DECODERS
+from decoreg.tabular.objectives import TABULAR_OBJECTIVES
+
+_DECODE_OPTIONS = {f.name for f in fields(DecodeConfig)}
+
+
+def _objective_factory(name: str):
+    """A factory `(**options) -> objective` that replaces options of the registered default."""
+    return lambda **options: replace(TABULAR_OBJECTIVES[name], **options)
+
+
+def _decoder_factory(name: str):
+    """A factory `DecodeConfig -> decoder` that passes on the options the decoder has."""
+
+    def build(config: DecodeConfig):
+        template = TABULAR_DECODERS[name]
+        shared = {f.name for f in fields(template)} & _DECODE_OPTIONS - {"max_new_tokens"}
+        return replace(template, **{key: getattr(config, key) for key in shared})
+
+    return build
+
+
+OBJECTIVE_FACTORIES = {name: _objective_factory(name) for name in TABULAR_OBJECTIVES}
+DECODER_FACTORIES = {name: _decoder_factory(name) for name in TABULAR_DECODERS}
+
+
+def tabular_config(params: dict) -> TabularModelConfig:
+    """The model config out of the estimator's `tabular_options` (unknown keys are errors)."""
+    options = dict(params.get("tabular_options") or {})
+    valid = sorted(f.name for f in fields(TabularModelConfig))
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(f"unknown tabular_options {unknown}; valid: {valid}")
+    options.setdefault("seed", params["random_state"])
+    return TabularModelConfig(**options)
+
+
+def select_features(params: dict, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The feature columns of `frame` (all of them unless `feature_columns` names some)."""
+    if params.get("text_column") is not None:
+        raise ConfigError("the tabular family reads feature columns, not a text column")
+    columns = params.get("feature_columns") or [str(c) for c in frame.columns]
+    require_columns(frame, columns, source)
+    return frame[list(columns)].reset_index(drop=True)
+
+
+def build_tabular(params: dict, inputs: pd.DataFrame, y: np.ndarray) -> TabularRegressor:
+    return build_tabular_model(inputs, y, tabular_config(params))
+
+
+def default_decoder(objective: str) -> str:
+    return DEFAULT_DECODER_FOR_OBJECTIVE.get(objective, "sample-mean")
