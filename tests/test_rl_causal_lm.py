@@ -231,3 +231,28 @@ def test_sample_noise_depends_on_the_input_not_its_batch():
     assert not torch.equal(together[0], together[1])
     later = input_uniforms(keys[1:2], seed=0, step=5, num_samples=3, num_steps=2)
     assert not torch.equal(later, alone)
+
+
+def test_updates_per_rollout_replays_each_rollout_for_k_steps(tiny_model_dir):
+    """k = 2 with ratio clipping: steps 1 and 3 roll out, steps 2 and 4 replay; the replayed
+    step reuses the same samples, so it reports the same rewards as the step before."""
+    from decoreg.estimator import DecodingRegressor
+
+    est = DecodingRegressor(
+        model=str(tiny_model_dir),
+        objective="grpo",
+        template="Q: {text}\nA: ",
+        objective_options={"num_samples": 3, "updates_per_rollout": 2, "clip_epsilon": 0.2},
+        max_steps=4,
+        batch_size=2,
+        learning_rate=1e-2,
+        eval_every=0,
+        validation_fraction=0.0,
+        bf16=False,
+        verbose=False,
+    ).fit([f"row {i}" for i in range(8)], [float(i % 5) for i in range(8)])
+    log = est.train_result_.log
+    assert [row["replayed"] for row in log] == [0.0, 1.0, 0.0, 1.0]
+    assert log[1]["reward_mean"] == log[0]["reward_mean"]
+    assert log[3]["reward_mean"] == log[2]["reward_mean"]
+    assert "clip_fraction" in log[1]

@@ -175,6 +175,9 @@ def _optimizer_step(
 ) -> dict:
     """Accumulate `grad_accum_steps` micro-batches, average gradients over processes, step."""
     totals: dict[str, float] = {}
+    begin_step = getattr(objective, "begin_step", None)
+    if callable(begin_step):
+        begin_step(step)  # objectives that sample (RL) seed their noise with the step number
     for micro in range(config.grad_accum_steps):
         rows = order.local_batch((step - 1) * config.grad_accum_steps + micro, world.rank)
         batch = model.make_batch(take_rows(train.inputs, rows), train.targets[rows])

@@ -7,13 +7,13 @@ samples' log-probabilities with grad (again encoding each input once) and return
 policy-gradient loss, so the single training loop of `decoreg.training` runs RL unchanged and
 logs every metric returned here.
 
-Optimizer steps are told apart by the parameters' in-place version counter, which only the
-optimizer bumps. The step count seeds the samples (with the seed and each input's content, see
-`decoreg.rl.rollout.input_uniforms`), so data-parallel processes and resumed runs draw exactly
-the samples a single uninterrupted process would. With `updates_per_rollout = k > 1` a rollout
-is reused for k optimizer steps with ratio clipping; the batches the loop hands in during the
-k - 1 reuse steps are skipped, and with gradient accumulation every micro-batch of a step is
-rolled out (or replayed).
+The training loop announces each optimizer step with `begin_step(step)`; called on its own,
+every call counts as a new step. The step number seeds the samples (with the seed and each
+input's content, see `decoreg.rl.rollout.input_uniforms`), so data-parallel processes and
+resumed runs draw exactly the samples a single uninterrupted process would. With
+`updates_per_rollout = k > 1` a rollout is reused for k optimizer steps with ratio clipping;
+the batches the loop hands in during the k - 1 reuse steps are skipped, and with gradient
+accumulation every micro-batch of a step is rolled out (or replayed).
 """
 
 from __future__ import annotations
@@ -67,10 +67,16 @@ class RLObjective:
         self.reward = make_reward(config.reward, config.reward_options)
         self.estimator = ADVANTAGES[config.advantage]
         self.reference = None
-        self.steps_seen = 0
-        self._last_version: int | None = None
+        self.step = 0
+        self._announced = False
         self._recorded: list[ScoredRollout] = []
         self._replay_index = 0
+
+    def begin_step(self, step: int) -> None:
+        """Called by the training loop before the micro-batches of optimizer step `step`."""
+        self.step, self._announced, self._replay_index = step, True, 0
+        if (step - 1) % self.config.updates_per_rollout == 0:
+            self._recorded = []
 
     # ------------------------------------------------------------------ the objective
     def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:
@@ -111,16 +117,12 @@ class RLObjective:
     def _scored_rollout(self, model, policy, batch: Batch) -> tuple[ScoredRollout, bool]:
         """A fresh rollout of `batch`, or a recorded one while a rollout is being reused."""
         k = self.config.updates_per_rollout
-        version = next(p for p in model.parameters() if p.requires_grad)._version
-        if version != self._last_version:  # the optimizer stepped since the last call
-            self._last_version = version
-            self.steps_seen += 1
-            self._replay_index = 0
-            if (self.steps_seen - 1) % k == 0:
-                self._recorded = []
+        if not self._announced:  # called outside the training loop: each call is a step
+            self.begin_step(self.step + 1)
+            self._announced = False
         if k == 1:
             return self._roll_out(model, policy, batch), False
-        if (self.steps_seen - 1) % k > 0 and self._replay_index < len(self._recorded):
+        if (self.step - 1) % k > 0 and self._replay_index < len(self._recorded):
             self._replay_index += 1
             return self._recorded[self._replay_index - 1], True
         scored = self._roll_out(model, policy, batch)
@@ -141,7 +143,7 @@ class RLObjective:
                 uniforms=input_uniforms(
                     policy.input_keys(batch),
                     seed=config.seed,
-                    step=self.steps_seen,
+                    step=self.step,
                     num_samples=config.num_samples,
                     num_steps=policy.num_steps(model),
                 ),
@@ -181,15 +183,6 @@ class RLObjective:
         with torch.no_grad():
             ref = policy.action_log_probs(self.reference, scored.batch, scored.rollout)
         return ref.gather(-1, actions[..., None]).squeeze(-1).masked_fill(~mask, 0.0)
-
-    # ---------------------------------------------------------------- checkpoint state
-    def state_dict(self) -> dict:
-        """The step count, so a resumed run samples what the uninterrupted one would have."""
-        return {"steps_seen": self.steps_seen}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.steps_seen = int(state["steps_seen"])
-        self._last_version = None
 
 
 def _expert_cross_entropy(log_dist: Tensor, experts: Tensor, mask: Tensor) -> Tensor:
