@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
+from safetensors.torch import load_file
 
 from decoreg.data_order import BatchOrder
 from decoreg.distributed import GradientAverager, World, gather_strided, strided_share
 from decoreg.families import get_family
-from tests.distributed_helpers import estimator_params, fit_and_record, run_in_processes
+from tests.distributed_helpers import (
+    TARGETS,
+    TEXTS,
+    estimator_params,
+    fit_and_record,
+    free_port,
+    run_in_processes,
+)
 
 LEARNING_RATE = 1e-2
 
@@ -143,3 +156,38 @@ def test_two_processes_match_one_process_for_every_objective(tmp_path, tiny_mode
             torch.testing.assert_close(
                 w_two[key], w_one[key], rtol=0, atol=LEARNING_RATE / 10, msg=f"{name}: {key}"
             )
+
+
+def test_torchrun_launch_of_the_cli_trains_like_one_process(tmp_path, tiny_model_dir):
+    """The documented launch: `torchrun --nproc-per-node 2 -m decoreg.cli train ...` with
+    --batch-size 4 is the training of one `decoreg train` with --batch-size 8; only rank 0
+    writes the model and metrics, and checkpoints are removed once the model is saved."""
+    data = tmp_path / "rows.csv"
+    pd.DataFrame({"text": TEXTS, "y": TARGETS}).to_csv(data, index=False)
+
+    def train_args(out: Path, batch: int) -> list[str]:
+        return [
+            "-m", "decoreg.cli", "train", str(data), "--target-column", "y",
+            "--model", str(tiny_model_dir), "--output", str(out), "--max-steps", "4",
+            "--batch-size", str(batch), "--eval-every", "2", "--learning-rate", "0.01",
+            "--no-bf16", "--template", "Q: {text}\nA: ", "--checkpoint-every", "2",
+        ]  # fmt: skip
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": src}
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, *train_args(one, 8)], env=env, check=True, capture_output=True)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    launcher += ["--master-addr", "127.0.0.1", "--master-port", str(free_port())]
+    done = subprocess.run([*launcher, *train_args(two, 4)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("saved the model to") == 1
+    logs = [json.loads((d / "metrics.json").read_text())["log"] for d in (one, two)]
+    np.testing.assert_allclose(
+        [r["loss"] for r in logs[1]], [r["loss"] for r in logs[0]], rtol=1e-5
+    )
+    assert not Path(str(two) + ".checkpoints").exists()
+    w_one = load_file(one / "lm" / "model.safetensors")
+    w_two = load_file(two / "lm" / "model.safetensors")
+    for key in w_one:
+        torch.testing.assert_close(w_two[key], w_one[key], rtol=0, atol=LEARNING_RATE / 10)
