@@ -15,6 +15,7 @@ from decoreg.errors import ConfigError
 from decoreg.families import causal_lm, tabular
 from decoreg.models.causal_lm import CausalLMRegressor
 from decoreg.objectives import OBJECTIVES
+from decoreg.rl import RL_OBJECTIVES
 from decoreg.tabular import TabularRegressor
 
 
@@ -69,7 +70,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "tabular": Family(
         name="tabular",
-        objectives=tabular.OBJECTIVE_FACTORIES,
+        objectives={**tabular.OBJECTIVE_FACTORIES, **RL_OBJECTIVES},
         decoders=tabular.DECODER_FACTORIES,
         load=TabularRegressor.load,
         default_objective="ce",

@@ -18,6 +18,7 @@ accumulation every micro-batch of a step is rolled out (or replayed).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -67,6 +68,7 @@ class RLObjective:
         self.reward = make_reward(config.reward, config.reward_options)
         self.estimator = ADVANTAGES[config.advantage]
         self.reference = None
+        self.last_scored: ScoredRollout | None = None  # the rollout of the latest call
         self.step = 0
         self._announced = False
         self._recorded: list[ScoredRollout] = []
@@ -84,8 +86,10 @@ class RLObjective:
             raise ValueError("RL objectives need targets to compute rewards")
         policy = get_policy(model, constrained=self.config.constrained)
         scored, replayed = self._scored_rollout(model, policy, batch)
+        self.last_scored = scored
         rollout = scored.rollout
-        log_dist = policy.action_log_probs(model, scored.batch, rollout)  # [N, L', K]
+        with _without_dropout(model):  # the samples were drawn without dropout: same policy
+            log_dist = policy.action_log_probs(model, scored.batch, rollout)  # [N, L', K]
         width = log_dist.shape[1]
         actions = rollout.flat("actions")[:, :width]
         mask = rollout.flat("mask")[:, :width]
@@ -131,9 +135,7 @@ class RLObjective:
 
     def _roll_out(self, model, policy, batch: Batch) -> ScoredRollout:
         config = self.config
-        was_training = model.training
-        model.eval()
-        try:
+        with _without_dropout(model):
             rollout = policy.rollout(
                 model,
                 batch,
@@ -148,8 +150,6 @@ class RLObjective:
                     num_steps=policy.num_steps(model),
                 ),
             )
-        finally:
-            model.train(was_training)
         targets = batch.targets.double().cpu()  # [B], model target space
         rewards = self._rewards(model, policy, rollout.values, targets[:, None])
         greedy_rewards = None
@@ -183,6 +183,17 @@ class RLObjective:
         with torch.no_grad():
             ref = policy.action_log_probs(self.reference, scored.batch, scored.rollout)
         return ref.gather(-1, actions[..., None]).squeeze(-1).masked_fill(~mask, 0.0)
+
+
+@contextlib.contextmanager
+def _without_dropout(model):
+    """Run in eval mode (no dropout; gradients still flow), then restore the mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def _expert_cross_entropy(log_dist: Tensor, experts: Tensor, mask: Tensor) -> Tensor:
