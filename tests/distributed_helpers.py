@@ -8,12 +8,19 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 TEXTS = [f"item {i} is {'good' if i % 3 else 'bad'}{'!' * (i % 4)}" for i in range(26)]
 TARGETS = np.array([4.0 if i % 3 else 2.0 for i in range(26)])
+_rng = np.random.default_rng(0)
+FEATURES = pd.DataFrame(
+    {"a": _rng.normal(size=26), "b": _rng.normal(size=26), "kind": _rng.choice(["x", "y"], 26)}
+)
+TABULAR_TARGETS = (3.0 * FEATURES["a"] - FEATURES["b"] + 10.0).to_numpy()
+TINY_TABULAR = {"d_model": 16, "heads": 2, "layers": 1, "ff_size": 32, "dropout": 0.0}
 
 
 def free_port() -> int:
@@ -40,11 +47,16 @@ def _entry(rank: int, world_size: int, port: int, function, args) -> None:
         dist.destroy_process_group()
 
 
-def estimator_params(objective: str, model_dir: str, batch_size: int, **extra) -> dict:
+def estimator_params(objective: str, model_dir: str | None, batch_size: int, **extra) -> dict:
+    """Estimator options for a short run: a causal LM from `model_dir`, or (model_dir None)
+    a tiny tabular encoder-decoder without dropout (dropout masks are drawn per process)."""
+    if model_dir is None:
+        family = {"family": "tabular", "tabular_options": TINY_TABULAR, "num_samples": 4}
+    else:
+        family = {"model": model_dir, "template": "Q: {text}\nA: "}
     params = dict(
-        model=model_dir,
+        **family,
         objective=objective,
-        template="Q: {text}\nA: ",
         max_steps=4,
         batch_size=batch_size,
         warmup_steps=1,
@@ -61,7 +73,10 @@ def fit_and_record(params: dict, out_file: str) -> None:
     """Fit a DecodingRegressor on TEXTS and write its losses, evaluations and weights (rank 0)."""
     from decoreg.estimator import DecodingRegressor
 
-    est = DecodingRegressor(**params).fit(TEXTS, TARGETS)
+    if params.get("family") == "tabular":
+        est = DecodingRegressor(**params).fit(FEATURES, TABULAR_TARGETS)
+    else:
+        est = DecodingRegressor(**params).fit(TEXTS, TARGETS)
     if dist.is_initialized() and dist.get_rank() != 0:
         return
     record = {
