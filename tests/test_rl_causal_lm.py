@@ -256,3 +256,19 @@ def test_updates_per_rollout_replays_each_rollout_for_k_steps(tiny_model_dir):
     assert log[1]["reward_mean"] == log[0]["reward_mean"]
     assert log[3]["reward_mean"] == log[2]["reward_mean"]
     assert "clip_fraction" in log[1]
+
+
+def test_kl_to_the_frozen_start_is_zero_at_the_start_and_grows_after_a_step(tokenizer):
+    """kl_beta > 0 copies the model once, frozen; at the first call the copy is the policy
+    (KL 0), after a large SGD step on the same samples the KL is positive."""
+    model = tiny(tokenizer, seed=4, decimals=0)
+    batch = batch_of(model, ["one", "two"], [2.0, 7.0])
+    objective = RL_OBJECTIVES["rloo"](num_samples=4, kl_beta=0.1, entropy_coef=0.01)
+    loss, metrics = objective(model, batch)
+    assert metrics["kl"] == 0.0 and metrics["entropy_bonus"] > 0
+    assert not any(p.requires_grad for p in objective.reference.parameters())
+    loss.backward()
+    torch.optim.SGD(model.parameters(), lr=0.5).step()
+    objective.begin_step(objective.step)  # the same step: the same samples
+    _, later = objective(model, batch)
+    assert later["kl"] > 0
