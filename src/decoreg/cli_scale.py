@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from decoreg.checkpoint import Checkpointer
+from decoreg.atomic_files import remove_stale_temporaries
+from decoreg.checkpoint import Checkpointer, checkpoint_name
 from decoreg.config import TrainConfig
 from decoreg.distributed import World, launched_world_size
 from decoreg.errors import ConfigError
@@ -92,9 +93,11 @@ def remove_checkpoints(args) -> None:
     folder = checkpoint_dir(args)
     checkpointer = Checkpointer(folder, World())
     for step in checkpointer.steps():
-        (folder / f"step-{step:08d}.ckpt").unlink(missing_ok=True)
-    if folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
+        (folder / checkpoint_name(step)).unlink(missing_ok=True)
+    if folder.is_dir():
+        remove_stale_temporaries(folder)
+        if not any(folder.iterdir()):
+            folder.rmdir()  # a folder holding anything else is left alone
 
 
 def refuse_distributed(command: str) -> None:
