@@ -164,8 +164,8 @@ def test_save_and_load_predict_identically(tmp_path):
         loss.backward()
         optimizer.step()
     model.eval().save(str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ["decoreg.json", "model.safetensors"]
-    assert json.loads((tmp_path / "decoreg.json").read_text())["family"] == "tabular"
+    assert sorted(os.listdir(tmp_path)) == ["model.safetensors", "tabular.json"]
+    assert json.loads((tmp_path / "tabular.json").read_text())["family"] == "tabular"
     loaded = load_tabular_model(str(tmp_path))
     assert isinstance(loaded, TabularRegressor) and loaded.config == model.config
     rows = frame.iloc[:8].assign(a=[np.nan] + [0.5] * 7)
@@ -185,7 +185,7 @@ def test_save_and_load_predict_identically(tmp_path):
 
 
 def test_load_refuses_another_family(tmp_path):
-    (tmp_path / "decoreg.json").write_text(json.dumps({"family": "causal_lm"}))
+    (tmp_path / "tabular.json").write_text(json.dumps({"family": "causal_lm"}))
     with pytest.raises(DataError, match="causal_lm"):
         TabularRegressor.load(str(tmp_path))
 

@@ -1,0 +1,66 @@
+"""Fixed-point numbers in [0, 1]: `digits` base-`base` digits (GenRe2's default format)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import ClassVar
+
+import numpy as np
+
+from decoreg.tokenizers.base import (
+    PositionalTokenizer,
+    digit_tokens,
+    read_digits,
+    require,
+    round_half_up,
+    tok,
+)
+
+
+@dataclass(frozen=True)
+class NormalizedTokenizer(PositionalTokenizer):
+    """y in [0, 1] as `digits` base-`base` digits: 0.523 -> <5><2><3> (base 10, 3 digits).
+
+    Values round to the nearest multiple of base**-digits; the largest code is
+    1 - base**-digits, so 1.0 writes as all (base - 1) digits. Values outside [0, 1], including
+    infinities, clamp to the ends; the format has no sign, so -0.0 reads back as 0.0.
+    """
+
+    base: int = 10
+    digits: int = 4
+    name: ClassVar[str] = "normalized"
+
+    def __post_init__(self) -> None:
+        require(2 <= self.base <= 1000, f"normalized: base must be in [2, 1000], not {self.base}")
+        require(
+            self.digits >= 1 and self.base**self.digits <= 2**53,
+            f"normalized: digits must be >= 1 with base**digits <= 2**53, not {self.digits}",
+        )
+
+    @property
+    def num_tokens(self) -> int:
+        return self.digits
+
+    def all_tokens(self) -> tuple[str, ...]:
+        return tuple(tok(d) for d in range(self.base))
+
+    def _allowed_at(self, position: int) -> tuple[str, ...]:
+        return self.all_tokens()
+
+    def to_tokens(self, y: float) -> list[str]:
+        if math.isnan(y):
+            raise ValueError("cannot write NaN without the special-value wrapper")
+        top = self.base**self.digits
+        code = (
+            0 if y <= 0 else top - 1 if y >= 1 else min(round_half_up(Fraction(y) * top), top - 1)
+        )
+        return digit_tokens(code, self.base, self.digits)
+
+    def resolution(self, y: float) -> float:
+        step = float(self.base) ** -self.digits
+        return max(0.5 * step, y - (1.0 - step))
+
+    def _decode_valid(self, ids: np.ndarray) -> np.ndarray:
+        return read_digits(ids, 0, self.base) / float(self.base) ** self.digits
