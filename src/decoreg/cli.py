@@ -122,21 +122,30 @@ def _add_train(commands) -> None:
     p.add_argument("--decimals", type=int, help="decimals when writing targets")
     p.add_argument("--scale-targets", default="auto", choices=["auto", "always", "never"])
     p.add_argument("--max-prompt-tokens", type=int, default=256)
-    defaults = TrainConfig()
+    defaults, tabular = TrainConfig(), FAMILIES["tabular"].train_defaults
+
+    def family_default(name: str) -> str:
+        return f"default {getattr(defaults, name)}; --family tabular: {tabular[name]}"
+
     p.add_argument(
         "--max-steps",
         type=int,
-        help=f"optimizer steps (default {defaults.max_steps}); 0 saves the zero-shot model",
+        help=f"optimizer steps ({family_default('max_steps')}); 0 saves the zero-shot model",
     )
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--learning-rate", type=float, help=family_default("learning_rate"))
+    p.add_argument("--batch-size", type=int, help=family_default("batch_size"))
     p.add_argument("--grad-accum-steps", type=int, default=defaults.grad_accum_steps)
-    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    p.add_argument("--warmup-steps", type=int, help=family_default("warmup_steps"))
     p.add_argument(
         "--schedule", default=defaults.schedule, choices=["constant", "linear", "cosine"]
     )
-    p.add_argument("--eval-every", type=int, default=defaults.eval_every)
-    p.add_argument("--early-stopping-patience", type=int, default=0)
+    p.add_argument("--eval-every", type=int, help=family_default("eval_every"))
+    p.add_argument(
+        "--early-stopping-patience",
+        type=int,
+        help=f"evaluations without a better validation RMSE before stopping, 0: never "
+        f"({family_default('early_stopping_patience')})",
+    )
     p.add_argument("--validation-fraction", type=float, default=0.1)
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 instead of bf16")
     p.add_argument(
@@ -185,7 +194,7 @@ def _run_train(args) -> int:
         eval_every=args.eval_every,
         early_stopping_patience=args.early_stopping_patience,
         validation_fraction=args.validation_fraction,
-        bf16=not args.no_bf16,
+        bf16=False if args.no_bf16 else None,  # None: the family's default
         trust_remote_code=args.trust_remote_code,
         init_from=None if args.init_from is None else str(args.init_from),
         random_state=args.seed,
@@ -333,8 +342,8 @@ def _method_choices(args) -> dict:
         "max_steps": args.max_steps,
     }
     chosen = method_params(args.method, given) if args.method else dict(given)
-    # No objective default here: the estimator picks the family's (raft, or ce for tabular).
-    defaults = {"init": "pretrained", "max_steps": TrainConfig().max_steps}
+    # No objective or max_steps default here: the estimator picks the family's.
+    defaults = {"init": "pretrained"}
     return {key: defaults.get(key) if chosen.get(key) is None else chosen[key] for key in given}
 
 

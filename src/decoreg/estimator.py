@@ -62,7 +62,12 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         learning_rate, batch_size, grad_accum_steps, max_steps, warmup_steps, schedule,
         weight_decay, max_grad_norm, eval_every, early_stopping_patience, max_eval_rows, bf16:
             Training options; see `decoreg.config.TrainConfig`. `max_steps=0` fits nothing
-            (zero-shot use of the pretrained model).
+            (zero-shot use of the pretrained model). Where learning_rate, batch_size,
+            max_steps, warmup_steps, eval_every or early_stopping_patience is None, the
+            family's default applies (`Family.train_defaults`): TrainConfig's, tuned for
+            fine-tuning LMs (3e-5, batch 8, 200 steps, ...), for causal LMs; for the small
+            tabular models lr 1e-3, batch 128, up to 2,000 steps with early stopping (see
+            `decoreg.families.tabular.TRAIN_DEFAULTS`).
         validation_fraction: Share of the training rows held out (seeded) to pick the best
             checkpoint by validation RMSE, when `fit` gets no `eval_set`.
         lora_rank: Train LoRA adapters of this rank instead of every weight (0: off).
@@ -105,16 +110,16 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         head: str | None = None,
         special_token: str | None = None,
         init: str = "pretrained",
-        learning_rate: float = 3e-5,
-        batch_size: int = 8,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
         grad_accum_steps: int = 1,
-        max_steps: int = 200,
-        warmup_steps: int = 10,
+        max_steps: int | None = None,
+        warmup_steps: int | None = None,
         schedule: str = "linear",
         weight_decay: float = 0.0,
         max_grad_norm: float = 1.0,
-        eval_every: int = 50,
-        early_stopping_patience: int = 0,
+        eval_every: int | None = None,
+        early_stopping_patience: int | None = None,
         max_eval_rows: int = 256,
         bf16: bool | None = None,
         validation_fraction: float = 0.1,
@@ -185,18 +190,26 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ configuration
+    def train_option(self, name: str):
+        """A training option: the value given, else the family's default, else TrainConfig's."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        return get_family(self.family).train_defaults.get(name, getattr(TrainConfig(), name))
+
     def train_config(self) -> TrainConfig:
+        option = self.train_option
         return TrainConfig(
-            learning_rate=self.learning_rate,
+            learning_rate=option("learning_rate"),
             weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
+            batch_size=option("batch_size"),
             grad_accum_steps=self.grad_accum_steps,
-            max_steps=max(self.max_steps, 1),
-            warmup_steps=self.warmup_steps,
+            max_steps=max(option("max_steps"), 1),
+            warmup_steps=option("warmup_steps"),
             schedule=self.schedule,
             max_grad_norm=self.max_grad_norm,
-            eval_every=self.eval_every,
-            early_stopping_patience=self.early_stopping_patience,
+            eval_every=option("eval_every"),
+            early_stopping_patience=option("early_stopping_patience"),
             bf16=self._bf16(),
             seed=self.random_state,
             max_eval_rows=self.max_eval_rows,
@@ -255,7 +268,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             raise ConfigError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
             )
-        if self.max_steps < 0:
+        if self.train_option("max_steps") < 0:
             raise ConfigError(f"max_steps must be >= 0, got {self.max_steps}")
         if self.init_from is not None:
             _saved_family(self.init_from, self.family)
@@ -280,7 +293,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             val_frame = frame_from_python(eval_set[0], f"{source} (validation)")
             val_targets = targets_from_python(eval_set[1], len(val_frame), f"{source} (validation)")
             val_texts = self._inputs(val_frame, f"{source} (validation)")
-        elif self.max_steps > 0 and self.validation_fraction > 0 and len(texts) >= 10:
+        elif (
+            self.train_option("max_steps") > 0 and self.validation_fraction > 0 and len(texts) >= 10
+        ):
             texts, targets, val_texts, val_targets = _holdout(
                 texts, targets, self.validation_fraction, self.random_state
             )
@@ -295,7 +310,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             model.grid_trie  # noqa: B018 - raises a ConfigError for a grid it cannot write
         self.model_ = model
         self.train_result_ = TrainResult()
-        if self.max_steps > 0:
+        if self.train_option("max_steps") > 0:
             validation = None
             if val_texts is not None:
                 validation = Dataset(model.prepare_inputs(val_texts), val_targets)
@@ -329,7 +344,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
                 self.model_,
                 self.build_decoder(),
                 self.model_.prepare_inputs(texts),
-                batch_size=self.batch_size * 2,
+                batch_size=self.train_option("batch_size") * 2,
                 seed=self.random_state if seed is None else seed,
                 show_progress=self.verbose,
                 description=f"predict ({self.decoder_name()})",

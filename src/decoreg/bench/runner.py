@@ -254,7 +254,7 @@ def _fit(cell: Cell, data: CellData, output: Path, init_from: Path | None = None
         params["init_from"] = str(init_from)
     estimator = DecodingRegressor(**params)
     eval_set = None
-    if len(data.validation) and estimator.max_steps > 0:
+    if len(data.validation) and estimator.train_option("max_steps") > 0:
         eval_set = (data.inputs("validation"), data.targets("validation"))
     return estimator.fit(data.inputs("train"), data.targets("train"), eval_set=eval_set)
 

@@ -7,7 +7,7 @@ against these registries before any data is read or any model loaded.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from decoreg.decoding import DECODERS
 from decoreg.decoding.head import HeadDecoder
@@ -39,6 +39,9 @@ class Family:
         default_threads: torch threads for this family's work (None: torch's default); small
             models run faster on one thread than on two busy ones.
         default_bf16: Whether fit and predict use bf16 autocast unless the user says.
+        train_defaults: `TrainConfig` values (learning_rate, batch_size, max_steps,
+            warmup_steps, eval_every, early_stopping_patience) used where the user left the
+            estimator's option at None; options not named here take TrainConfig's defaults.
     """
 
     name: str
@@ -54,6 +57,7 @@ class Family:
     default_num_samples: int = 32
     default_threads: int | None = None
     default_bf16: bool = True
+    train_defaults: Mapping[str, float | int] = field(default_factory=dict)
 
 
 FAMILIES: dict[str, Family] = {
@@ -82,6 +86,7 @@ FAMILIES: dict[str, Family] = {
         default_num_samples=128,
         default_threads=1,
         default_bf16=False,
+        train_defaults=tabular.TRAIN_DEFAULTS,
     ),
 }
 
