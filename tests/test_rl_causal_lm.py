@@ -272,3 +272,29 @@ def test_kl_to_the_frozen_start_is_zero_at_the_start_and_grows_after_a_step(toke
     objective.begin_step(objective.step)  # the same step: the same samples
     _, later = objective(model, batch)
     assert later["kl"] > 0
+
+
+def test_objective_shares_the_rollouts_prompt_pass_without_changing_the_gradient(tokenizer):
+    """The objective runs each prompt once (with grad) for both the rollout and the update;
+    its gradient equals the one from a separate prompt pass for the update."""
+    from decoreg.rl.loss import policy_gradient_loss
+
+    model = tiny(tokenizer, seed=6)
+    batch = batch_of(model, ["first prompt", "second"], [2.5, 6.0])
+    objective = RL_OBJECTIVES["grpo"](num_samples=3)
+    loss, _ = objective(model, batch)
+    loss.backward()
+    shared = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    scored = objective.last_scored
+    policy = CausalLMPolicy.for_model(model)
+    log_dist = policy.action_log_probs(model, batch, scored.rollout)  # prompts run again
+    width = log_dist.shape[1]
+    actions = scored.rollout.flat("actions")[:, :width]
+    mask = scored.rollout.flat("mask")[:, :width]
+    logprobs = log_dist.gather(-1, actions[..., None]).squeeze(-1).masked_fill(~mask, 0.0)
+    separate, _ = policy_gradient_loss(logprobs, mask, scored.advantages)
+    separate.backward()
+    torch.testing.assert_close(loss, separate)
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(shared[name], param.grad, rtol=1e-4, atol=1e-6)

@@ -28,6 +28,36 @@ from decoreg.rl.loss import masked_entropy
 from decoreg.rl.rollout import Rollout, choose_actions, greedy_row_mask, row_uniforms
 
 
+@dataclass(frozen=True)
+class PromptEncoding:
+    """The prompts run once through the LM (with grad when the caller has it on).
+
+    Attributes:
+        keys_values: Per layer, the prompts' keys and values, [B, H, T, D] each.
+        last_logits: [B, V] logits of the first answer token.
+        mask: [B, T] attention mask of the left-padded prompts.
+        positions: [B, T] their position ids.
+    """
+
+    keys_values: list[tuple[Tensor, Tensor]]
+    last_logits: Tensor
+    mask: Tensor
+    positions: Tensor
+
+    def cache(self, repeats: int, *, detach: bool):
+        """A fresh KV cache holding each prompt's keys and values `repeats` times."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        for layer, (keys, values) in enumerate(self.keys_values):
+            if detach:
+                keys, values = keys.detach(), values.detach()
+            cache.update(
+                keys.repeat_interleave(repeats, 0), values.repeat_interleave(repeats, 0), layer
+            )
+        return cache
+
+
 @functools.cache
 def _allowed_row(grammar: DigitGrammar, prefix: str) -> tuple[bool, ...]:
     allowed = set(grammar.allowed(prefix))
@@ -68,6 +98,19 @@ class CausalLMPolicy:
         return cls(grammar, torch.tensor(ids), constrained, model.eos_id)
 
     # ------------------------------------------------------------------------- sampling
+    def encode(self, model, batch: Batch) -> PromptEncoding:
+        """Run the prompts once; the rollout and the training pass both start from this."""
+        ids, mask, positions = model.pad_left(batch.inputs)
+        out = model.lm(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        return PromptEncoding(layers, out.logits[:, -1], mask, positions)
+
     @property
     def _eos_action(self) -> int:
         return len(ALPHABET) - 1 if self.constrained else self.eos_id
@@ -95,22 +138,15 @@ class CausalLMPolicy:
         with_greedy: bool,
         temperature: float,
         uniforms: Tensor,
+        encoding: PromptEncoding | None = None,
     ) -> Rollout:
         prompts = batch.inputs
         rows_per_prompt = num_samples + int(with_greedy)
-        ids, mask, positions = model.pad_left(prompts)
-        out = model.lm(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        cache = out.past_key_values
-        cache.batch_repeat_interleave(rows_per_prompt)
-        logits = out.logits[:, -1].float().repeat_interleave(rows_per_prompt, 0)  # [N, V]
-        mask = mask.repeat_interleave(rows_per_prompt, 0)
-        next_position = positions[:, -1:].repeat_interleave(rows_per_prompt, 0) + 1
+        encoding = encoding if encoding is not None else self.encode(model, batch)
+        cache = encoding.cache(rows_per_prompt, detach=True)
+        logits = encoding.last_logits.detach().float().repeat_interleave(rows_per_prompt, 0)
+        mask = encoding.mask.repeat_interleave(rows_per_prompt, 0)
+        next_position = encoding.positions[:, -1:].repeat_interleave(rows_per_prompt, 0) + 1
         n, length = logits.shape[0], self.grammar.max_tokens
         noise = row_uniforms(uniforms, with_greedy)  # [N, L]
         greedy = greedy_row_mask(len(prompts), num_samples, with_greedy)
@@ -191,23 +227,18 @@ class CausalLMPolicy:
         return texts
 
     # ---------------------------------------------------------------------- training pass
-    def action_log_probs(self, model, batch: Batch, rollout: Rollout) -> Tensor:
-        prompts, g = batch.inputs, rollout.num_samples
+    def action_log_probs(
+        self, model, batch: Batch, rollout: Rollout, encoding: PromptEncoding | None = None
+    ) -> Tensor:
+        g = rollout.num_samples
         step_mask = rollout.flat("mask")
         width = max(1, int(step_mask.sum(1).max()))
         tokens = self._token_ids(rollout.flat("actions")[:, :width])  # [N, L']
-        ids, mask, positions = model.pad_left(prompts)
-        out = model.lm(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        logits = out.logits[:, -1:].repeat_interleave(g, 0)  # [N, 1, V]
+        encoding = encoding if encoding is not None else self.encode(model, batch)
+        mask, positions = encoding.mask, encoding.positions
+        logits = encoding.last_logits[:, None].repeat_interleave(g, 0)  # [N, 1, V]
         if width > 1:
-            cache = out.past_key_values
-            cache.batch_repeat_interleave(g)
+            cache = encoding.cache(g, detach=False)
             n = tokens.shape[0]
             mask = torch.cat(
                 [mask.repeat_interleave(g, 0), torch.ones(n, width - 1, dtype=mask.dtype)], 1

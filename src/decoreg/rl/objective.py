@@ -85,11 +85,11 @@ class RLObjective:
         if batch.targets is None:
             raise ValueError("RL objectives need targets to compute rewards")
         policy = get_policy(model, constrained=self.config.constrained)
-        scored, replayed = self._scored_rollout(model, policy, batch)
-        self.last_scored = scored
-        rollout = scored.rollout
-        with _without_dropout(model):  # the samples were drawn without dropout: same policy
-            log_dist = policy.action_log_probs(model, scored.batch, rollout)  # [N, L', K]
+        with _without_dropout(model):  # samples and updates both without dropout
+            scored, replayed, encoding = self._scored_rollout(model, policy, batch)
+            self.last_scored = scored
+            rollout = scored.rollout
+            log_dist = policy.action_log_probs(model, scored.batch, rollout, encoding)
         width = log_dist.shape[1]
         actions = rollout.flat("actions")[:, :width]
         mask = rollout.flat("mask")[:, :width]
@@ -118,24 +118,27 @@ class RLObjective:
         return loss, metrics
 
     # ------------------------------------------------------------------------ rollouts
-    def _scored_rollout(self, model, policy, batch: Batch) -> tuple[ScoredRollout, bool]:
-        """A fresh rollout of `batch`, or a recorded one while a rollout is being reused."""
+    def _scored_rollout(self, model, policy, batch: Batch) -> tuple[ScoredRollout, bool, object]:
+        """A fresh rollout of `batch` with its inputs' encoding (kept, with grad, for the
+        update), or a recorded rollout (no encoding) while a rollout is being reused."""
         k = self.config.updates_per_rollout
         if not self._announced:  # called outside the training loop: each call is a step
             self.begin_step(self.step + 1)
             self._announced = False
         if k == 1:
-            return self._roll_out(model, policy, batch), False
+            scored, encoding = self._roll_out(model, policy, batch)
+            return scored, False, encoding
         if (self.step - 1) % k > 0 and self._replay_index < len(self._recorded):
             self._replay_index += 1
-            return self._recorded[self._replay_index - 1], True
-        scored = self._roll_out(model, policy, batch)
+            return self._recorded[self._replay_index - 1], True, None
+        scored, encoding = self._roll_out(model, policy, batch)
         self._recorded.append(scored)
-        return scored, False
+        return scored, False, encoding
 
-    def _roll_out(self, model, policy, batch: Batch) -> ScoredRollout:
+    def _roll_out(self, model, policy, batch: Batch) -> tuple[ScoredRollout, object]:
         config = self.config
         with _without_dropout(model):
+            encoding = policy.encode(model, batch)  # with grad; the update reuses it
             rollout = policy.rollout(
                 model,
                 batch,
@@ -149,6 +152,7 @@ class RLObjective:
                     num_samples=config.num_samples,
                     num_steps=policy.num_steps(model),
                 ),
+                encoding=encoding,
             )
         targets = batch.targets.double().cpu()  # [B], model target space
         rewards = self._rewards(model, policy, rollout.values, targets[:, None])
@@ -160,7 +164,8 @@ class RLObjective:
         if config.expert_weight > 0:
             experts = policy.expert_actions(model, rollout, targets)
         metrics = _rollout_metrics(rollout, rewards, greedy_rewards, advantages, targets)
-        return ScoredRollout(batch, rollout, advantages.reshape(-1), experts, metrics)
+        scored = ScoredRollout(batch, rollout, advantages.reshape(-1), experts, metrics)
+        return scored, encoding
 
     def _rewards(self, model, policy, values: Tensor, targets: Tensor) -> Tensor:
         space = self.config.reward_space

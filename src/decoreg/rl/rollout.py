@@ -72,11 +72,18 @@ class Policy(Protocol):
         with_greedy: bool,
         temperature: float,
         uniforms: Tensor,
+        encoding=None,
     ) -> Rollout:
         """Sample without grad, encoding each input once for all its samples.
 
-        `uniforms` [B, G, num_steps] in [0, 1) drive the samples (inverse-CDF sampling).
+        `uniforms` [B, G, num_steps] in [0, 1) drive the samples (inverse-CDF sampling);
+        `encoding` from `encode` saves encoding the inputs again.
         """
+        ...
+
+    def encode(self, model, batch: Batch):
+        """Encode the inputs once (with grad if on) for `rollout` and `action_log_probs` to
+        share, or None when the family gains nothing from sharing."""
         ...
 
     def num_steps(self, model) -> int:
@@ -87,7 +94,7 @@ class Policy(Protocol):
         """One byte string per input that identifies its content (seeds its noise)."""
         ...
 
-    def action_log_probs(self, model, batch: Batch, rollout: Rollout) -> Tensor:
+    def action_log_probs(self, model, batch: Batch, rollout: Rollout, encoding=None) -> Tensor:
         """[B * G, L', K] log-probabilities over the action space at each step of each sample,
         with grad (-inf where the grammar forbids an action); L' <= L trims steps past every
         number's end. Each input is encoded once and shared by its G samples."""

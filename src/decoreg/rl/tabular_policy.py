@@ -49,6 +49,7 @@ class TabularPolicy:
         with_greedy: bool,
         temperature: float,
         uniforms: Tensor,
+        encoding: None = None,
     ) -> Rollout:
         tokenizer = model.tokenizer
         b, r = len(batch), num_samples + int(with_greedy)
@@ -96,7 +97,13 @@ class TabularPolicy:
         categorical = batch.inputs["categorical"].detach().cpu().numpy()
         return [n.tobytes() + c.tobytes() for n, c in zip(numeric, categorical, strict=True)]
 
-    def action_log_probs(self, model, batch: Batch, rollout: Rollout) -> Tensor:
+    def encode(self, model, batch: Batch) -> None:
+        """Nothing to share: the encoder is a small MLP, cheaper to rerun than to keep."""
+        return None
+
+    def action_log_probs(
+        self, model, batch: Batch, rollout: Rollout, encoding: None = None
+    ) -> Tensor:
         actions = rollout.flat("actions").to(model.device)  # [N, L]
         state = model.start_decoding(batch.inputs, rollout.num_samples)  # one encoder pass
         steps, last = [], None
