@@ -298,3 +298,18 @@ def test_objective_shares_the_rollouts_prompt_pass_without_changing_the_gradient
     torch.testing.assert_close(loss, separate)
     for name, param in model.named_parameters():
         torch.testing.assert_close(shared[name], param.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_unconstrained_sampling_counts_unparseable_outputs_and_penalizes_them(tokenizer):
+    """A random tiny LM sampled over its whole vocabulary rarely writes a number: those
+    samples get `unparseable_reward` and are counted in `unparseable_share`."""
+    model = tiny(tokenizer, seed=8)
+    batch = batch_of(model, ["p", "q"], [3.0, 4.0])
+    objective = RL_OBJECTIVES["genre2"](num_samples=6, constrained=False, unparseable_reward=-7.0)
+    loss, metrics = objective(model, batch)
+    rollout = objective.last_scored.rollout
+    unparsed = ~torch.isfinite(rollout.values)
+    assert metrics["unparseable_share"] == pytest.approx(float(unparsed.double().mean()))
+    assert metrics["unparseable_share"] > 0
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
