@@ -88,7 +88,7 @@ def fit(
     if validation is not None and decoder is None:
         raise ValueError("validation needs a decoder to turn the model's output into numbers")
     world = World.current()
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed + world.rank)  # dropout masks differ between processes
     params = [p for p in model.parameters() if p.requires_grad]
     broadcast_parameters([*params, *model.buffers()], world)
     # The fused kernel updates all tensors in one pass: ~10x faster than foreach on CPU here.
