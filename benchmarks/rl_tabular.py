@@ -175,6 +175,14 @@ def main() -> int:
             data, features = splits(name)
             for seed in seeds:
                 cells.append(run_cell(name, seed, data, features, args, Path(tmp)))
+                partial = args.output.with_suffix(".partial.json")
+                partial.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_text(
+                    json.dumps(
+                        {"options": vars(args) | {"output": str(args.output)}, "cells": cells},
+                        indent=2,
+                    )
+                )
     table = summarize(cells, args.methods)
     raised = [n for n, e in table.items() if e["raised_by"]]
     met = len(raised) >= REQUIRED_DATASETS
