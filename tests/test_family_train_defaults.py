@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.base import clone
 
-from decoreg.cli import build_parser, main
+from decoreg.cli import _parse_options, build_parser, main
 from decoreg.config import TrainConfig
+from decoreg.errors import DecoregError
 from decoreg.estimator import DecodingRegressor
 from decoreg.families import FAMILIES
 from decoreg.families.tabular import TRAIN_DEFAULTS
@@ -76,3 +78,10 @@ def test_cli_tabular_training_uses_the_family_rate_and_fp32(tmp_path):
     params = json.loads((out / "decoreg.json").read_text())["params"]
     assert params["bf16"] is None and params["learning_rate"] is None
     assert DecodingRegressor.load(out).train_config().bf16 is False
+
+
+def test_cli_option_values_starting_with_a_brace_are_json():
+    parsed = _parse_options(['tokenizer_options={"digits": 4}', "d_model=64", "x=[1, 2]"])
+    assert parsed == {"tokenizer_options": {"digits": 4}, "d_model": 64, "x": [1, 2]}
+    with pytest.raises(DecoregError, match=r"'\{digits: 4\}' is not valid JSON"):
+        _parse_options(["tokenizer_options={digits: 4}"])

@@ -253,7 +253,8 @@ def test_decoding_any_token_ids_gives_a_number_or_nan(name, ids):
     rows = np.asarray([i % tokenizer.vocab_size for i in ids][: width * (len(ids) // width)])
     values = tokenizer.decode(rows.reshape(-1, width))
     assert values.shape == (len(rows) // width,)
-    assert not np.isinf(values).any() or name == "ieee"
+    special = rows.reshape(-1, width)[:, 0] >= tokenizer.inner.vocab_size  # <INF>... reads inf
+    assert not np.isinf(values[~special]).any() or name == "ieee"
 
 
 @pytest.mark.parametrize("name", ["normalized", "p10", "ieee"])

@@ -146,7 +146,7 @@ def synthetic(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, (np.sin(2 * frame["a"]) + frame["b"] ** 2).to_numpy()
 
 
-TINY = TabularModelConfig(d_model=32, heads=2, layers=1, ff_size=64, memory_tokens=2)
+TINY = TabularModelConfig(d_model=32, heads=2, layers=1, ff_size=64, memory_tokens=2, dropout=0.1)
 
 
 def train(objective: str, steps: int, lr: float = 3e-3):

@@ -103,7 +103,8 @@ def _add_train(commands) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="a tabular model option with --family tabular, e.g. d_model=64, layers=2, "
-        "tokenizer=normalized, nan_policy=impute (repeatable; see TabularModelConfig)",
+        "nan_policy=impute, tokenizer=p10, tokenizer_options='{\"digits\": 4}' (JSON for { or "
+        "[; repeatable; see TabularModelConfig)",
     )
     p.add_argument(
         "--decoder", help="how numbers are read out (default grid-mean; head objectives: head)"
@@ -384,6 +385,13 @@ def _parse_options(pairs: list[str]) -> dict | None:
 
 
 def _literal(raw: str):
+    """true/false, an int, a float, JSON for a value starting with { or [ (e.g.
+    tokenizer_options={"digits": 4}), else the text itself."""
+    if raw[:1] in ("{", "["):
+        try:
+            return json.loads(raw)
+        except ValueError as error:
+            raise DecoregError(f"option value {raw!r} is not valid JSON: {error}") from None
     lowered = raw.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
