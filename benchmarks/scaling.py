@@ -48,7 +48,7 @@ def worker(args) -> None:
     torch.set_num_threads(args.threads)
     from decoreg.config import TrainConfig
     from decoreg.datasets import load_dataset
-    from decoreg.distributed import GradientAverager, init_from_environment
+    from decoreg.distributed import GradientSum, init_from_environment
     from decoreg.families.causal_lm import LMOptions, build_causal_lm
     from decoreg.objectives import OBJECTIVES
     from decoreg.training import Dataset, fit
@@ -89,11 +89,11 @@ def worker(args) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
         for p in params:
             p.grad = torch.randn_like(p)
-        average = GradientAverager(params, world)
+        reduce = GradientSum(params, world)
         times = []
         for _ in range(3):
             start = time.perf_counter()
-            average()
+            reduce()
             times.append(time.perf_counter() - start)
         report["allreduce_seconds"] = statistics.median(times)
         report["allreduce_bytes"] = sum(p.numel() * p.element_size() for p in params)

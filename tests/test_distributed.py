@@ -15,7 +15,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file
 
 from decoreg.data_order import BatchOrder
-from decoreg.distributed import GradientAverager, World, gather_strided, strided_share
+from decoreg.distributed import GradientSum, World, gather_strided, strided_share
 from decoreg.families import get_family
 from tests.distributed_helpers import (
     TARGETS,
@@ -82,10 +82,10 @@ def _collectives_worker(out_file: str) -> None:
     world = World.current()
     # Rank 0 has a gradient for `a` only; rank 1 for `a` and `b`; nobody for `c`.
     a, b, c = (torch.nn.Parameter(torch.zeros(3)) for _ in range(3))
-    a.grad = torch.full((3,), float(world.rank + 1))  # 1 and 2 -> mean 1.5
+    a.grad = torch.full((3,), float(world.rank + 1))  # 1 + 2 = 3
     if world.rank == 1:
-        b.grad = torch.full((3,), 4.0)  # 0 and 4 -> mean 2
-    GradientAverager([a, b, c], world)()
+        b.grad = torch.full((3,), 4.0)  # 0 + 4 = 4
+    GradientSum([a, b, c], world)()
     n = 7  # rows 0..6; rank 0 holds 0, 2, 4, 6 and rank 1 holds 1, 3, 5
     share = strided_share(n, world)
     values = gather_strided(share.astype(np.float64) * 10, n, world)
@@ -103,12 +103,12 @@ def _collectives_worker(out_file: str) -> None:
     dist.barrier()
 
 
-def test_gradient_averaging_and_gathering_across_two_processes(tmp_path):
+def test_gradient_sums_and_gathering_across_two_processes(tmp_path):
     out = tmp_path / "collectives.json"
     run_in_processes(_collectives_worker, 2, str(out))
     result = json.loads(out.read_text())
-    assert result["a"] == [1.5, 1.5, 1.5]
-    assert result["b"] == [2.0, 2.0, 2.0]
+    assert result["a"] == [3.0, 3.0, 3.0]
+    assert result["b"] == [4.0, 4.0, 4.0]
     assert result["c_is_none"]
     assert result["values"] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
     assert result["flags"] == [True, False, False, True, False, False, True]

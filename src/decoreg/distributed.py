@@ -7,8 +7,9 @@ Objectives call model methods (`forward_logits`, `grid_logprobs`, ...) rather th
 - each global micro-batch is cut into equal contiguous slices, one per process
   (`decoreg.data_order.BatchOrder`), so the mean of the per-process losses is the loss of the
   whole global batch;
-- after the last accumulated micro-batch, `GradientAverager` averages the gradients with
-  asynchronous in-place `all_reduce` calls, so every process takes the same optimizer step;
+- each process's loss is divided by the number of processes, and after the last accumulated
+  micro-batch `GradientSum` adds the gradients up with asynchronous in-place `all_reduce`
+  calls: every process then holds the global batch's gradient and takes the same step;
 - logged metrics are averaged the same way (`average_metrics`);
 - validation rows are dealt round-robin to the processes, each decodes its share, and the
   numbers are gathered on every process (`gather_strided`), so early stopping and the choice
@@ -89,22 +90,24 @@ def broadcast_parameters(tensors: Sequence[Tensor], world: World) -> None:
             dist.broadcast(tensor.data, src=0)
 
 
-class GradientAverager:
-    """Averages `.grad` over the processes with one asynchronous in-place all-reduce per tensor.
+class GradientSum:
+    """Sums `.grad` over the processes with one asynchronous in-place all-reduce per tensor.
 
-    All-reducing every gradient where it lies (then dividing by the number of processes) skips
-    the copies into and out of flat buckets: 0.87 s instead of 1.21 s for SmolLM2's 538 MB of
-    gradients between 2 gloo processes on this 2-core machine. The calls are issued in the
-    fixed order of `params` after the backward pass, so every process runs the same sequence
-    of collectives whatever its objective's graph looked like.
+    The training loop divides each process's loss by the number of processes before backward
+    (a power of two for 2, 4, ... processes: exact), so the sum is the gradient of the global
+    batch's mean loss, with no division pass over the gradients. All-reducing every gradient
+    where it lies skips the copies into and out of flat buckets: 0.87 s instead of 1.21 s for
+    SmolLM2's 538 MB of gradients between 2 gloo processes on this 2-core machine. The calls
+    are issued in the fixed order of `params` after the backward pass, so every process runs
+    the same sequence of collectives whatever its objective's graph looked like.
 
     A parameter without a gradient on every process keeps `grad=None` (so the optimizer skips
     it exactly as a single process would); one that has a gradient on some processes only gets
-    zeros on the others before averaging.
+    zeros on the others.
 
     Args:
         params: The trainable parameters, in a fixed order shared by all processes.
-        world: The processes to average over.
+        world: The processes to sum over.
     """
 
     def __init__(self, params: Sequence[Tensor], world: World) -> None:
@@ -127,9 +130,6 @@ class GradientAverager:
         pending = [dist.all_reduce(grad, async_op=True) for grad in grads]
         for work in pending:
             work.wait()
-        with torch.no_grad():
-            for grad in grads:
-                grad.div_(self.world.size)
 
     def _present_anywhere(self) -> list[bool]:
         flags = torch.tensor([p.grad is not None for p in self.params], dtype=torch.int32)

@@ -26,7 +26,7 @@ from decoreg.config import TrainConfig
 from decoreg.core import Decoder, Objective
 from decoreg.data_order import BatchOrder
 from decoreg.distributed import (
-    GradientAverager,
+    GradientSum,
     World,
     average_metrics,
     broadcast_parameters,
@@ -116,7 +116,7 @@ def fit(
             _, record, best_state = restored
             result, bad_evals = TrainResult(**record["result"]), record["bad_evals"]
             seconds_before = result.seconds
-    average_gradients = GradientAverager(params, world)
+    sum_gradients = GradientSum(params, world)
     last_step = result.steps_run if result.stopped_early else config.max_steps
     bar = tqdm(
         total=config.max_steps,
@@ -128,7 +128,7 @@ def fit(
     model.train()
     for step in range(result.steps_run + 1, last_step + 1):
         metrics = _optimizer_step(
-            model, objective, train, order, step, world, config, optimizer, average_gradients
+            model, objective, train, order, step, world, config, optimizer, sum_gradients
         )
         scheduler.step()
         running_loss = _ema(running_loss, metrics["loss"])
@@ -171,7 +171,7 @@ def fit(
 
 
 def _optimizer_step(
-    model, objective, train, order, step, world, config, optimizer, average_gradients
+    model, objective, train, order, step, world, config, optimizer, sum_gradients
 ) -> dict:
     """Accumulate `grad_accum_steps` micro-batches, average gradients over processes, step."""
     totals: dict[str, float] = {}
@@ -185,13 +185,13 @@ def _optimizer_step(
             loss, metrics = objective(model, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {float(loss)}; lower the learning rate")
-        (loss / config.grad_accum_steps).backward()
+        (loss / (config.grad_accum_steps * world.size)).backward()  # summed over processes
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value / config.grad_accum_steps
-    average_gradients()
+    sum_gradients()
     totals = average_metrics(totals, world)
     if config.max_grad_norm > 0:
-        params = average_gradients.params
+        params = sum_gradients.params
         totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
