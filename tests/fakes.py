@@ -30,6 +30,7 @@ class FixedLogitsLM(nn.Module):
         super().__init__()
         self.step_logits = step_logits
         self.anchor = nn.Parameter(torch.zeros(()))  # so the module has a parameter
+        self.config = SimpleNamespace(_attn_implementation="sdpa")
 
     def forward(
         self,

@@ -1,7 +1,8 @@
 """Sampling continuations from a causal LM with the prompt encoded once.
 
-The prompt's KV cache is computed in one forward pass and repeated for the samples, so
-`num_samples` continuations cost one prompt pass plus `max_new_tokens` single-token steps.
+The prompt's KV cache is computed in one forward pass and shared by the samples (one copy per
+prompt, `decoreg.models.shared_prompt`), so `num_samples` continuations cost one prompt pass
+plus `max_new_tokens` steps of one token per sample.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from decoreg.models.shared_prompt import SharedPromptStepper
 
 
 @dataclass(frozen=True)
@@ -85,49 +88,35 @@ def sample_sequences(
         use_cache=True,
         logits_to_keep=1,
     )
-    cache = out.past_key_values
-    logits = out.logits[:, -1].float()  # [B, V]
-    if num_samples > 1:
-        cache.batch_repeat_interleave(num_samples)
-        logits = logits.repeat_interleave(num_samples, dim=0)
-        mask = mask.repeat_interleave(num_samples, dim=0)
-        positions = positions.repeat_interleave(num_samples, dim=0)
-    next_position = positions[:, -1:] + 1  # [N, 1]
+    stepper = SharedPromptStepper(model.lm, out.past_key_values, mask, positions, num_samples)
+    logits = out.logits[:, -1].float().repeat_interleave(num_samples, dim=0)  # [N, V]
     rows = logits.shape[0]
     tokens = torch.full((rows, max_new_tokens), model.eos_id, dtype=torch.long)
     logprobs = torch.zeros((rows, max_new_tokens))
     lengths = torch.full((rows,), max_new_tokens, dtype=torch.long)
     finished = torch.zeros(rows, dtype=torch.bool)
     for step in range(max_new_tokens):
-        chosen = _choose(logits, temperature, generator)  # [N]
+        step_logprobs = torch.log_softmax(logits, -1)  # [N, V]
+        chosen = _choose(step_logprobs, temperature, generator)  # [N]
         chosen = torch.where(finished, torch.full_like(chosen, model.eos_id), chosen)
         tokens[:, step] = chosen
-        chosen_logprobs = torch.log_softmax(logits, -1).gather(-1, chosen[:, None]).squeeze(-1)
+        chosen_logprobs = step_logprobs.gather(-1, chosen[:, None]).squeeze(-1)
         logprobs[:, step] = torch.where(finished, 0.0, chosen_logprobs)
         ends_now = ~finished & (chosen == model.eos_id)
         lengths = torch.where(ends_now, step + 1, lengths)
         finished |= chosen == model.eos_id
         if bool(finished.all()) or step == max_new_tokens - 1:
             break
-        mask = torch.cat([mask, torch.ones(rows, 1, dtype=mask.dtype)], dim=1)
-        out = model.lm(
-            input_ids=chosen[:, None],
-            attention_mask=mask,
-            position_ids=next_position,
-            past_key_values=cache,
-            use_cache=True,
-        )
-        cache, logits = out.past_key_values, out.logits[:, -1].float()
-        next_position = next_position + 1
+        logits = stepper.step(chosen).float()
     texts = [_decode(model, row) for row in tokens.tolist()]
     return SampledSequences(tokens, logprobs, lengths, texts, num_samples)
 
 
-def _choose(logits: Tensor, temperature: float, generator: torch.Generator) -> Tensor:
-    """logits: [N, V] -> [N] token ids (argmax at temperature 0, else a seeded sample)."""
+def _choose(logprobs: Tensor, temperature: float, generator: torch.Generator) -> Tensor:
+    """logprobs: [N, V] -> [N] token ids (argmax at temperature 0, else a seeded sample)."""
     if temperature == 0.0:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(logits / temperature, dim=-1)
+        return logprobs.argmax(dim=-1)
+    probs = logprobs.exp() if temperature == 1.0 else torch.softmax(logprobs / temperature, -1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from decoreg.models.shared_prompt import attention_mask_for
+
 DEFAULT_CHUNK_NODES = 256
 
 
@@ -174,22 +176,12 @@ def _chunk_logits(model, trie: GridTrie, chunk: list[int], cache, mask: Tensor, 
     node_tokens = torch.tensor([trie.tokens[n] for n in chunk], dtype=torch.long)
     out = model.lm(
         input_ids=node_tokens[None, :].expand(rows, size),
-        attention_mask=_attention_mask(model.lm, allowed),
+        attention_mask=attention_mask_for(model.lm, allowed),
         position_ids=node_positions,
         past_key_values=cache,
         use_cache=True,
     )
     return out.logits
-
-
-def _attention_mask(lm, allowed: Tensor) -> Tensor:
-    """A 4D mask as the attention implementation expects: bool for SDPA, additive otherwise."""
-    implementation = getattr(lm.config, "_attn_implementation", "sdpa")
-    if implementation == "sdpa":
-        return allowed
-    dtype = next(lm.parameters()).dtype
-    blocked = torch.zeros(allowed.shape, dtype=dtype)
-    return blocked.masked_fill(~allowed, torch.finfo(dtype).min)
 
 
 def _path_sums(trie: GridTrie, context_logprobs: dict[int, Tensor], rows: int) -> Tensor:
