@@ -147,6 +147,13 @@ def _add_train(commands) -> None:
         help=f"evaluations without a better validation RMSE before stopping, 0: never "
         f"({family_default('early_stopping_patience')})",
     )
+    p.add_argument(
+        "--select-by",
+        default=defaults.select_by,
+        choices=["rmse", "mae", "reward"],
+        help="validation score that keeps the best checkpoint and drives early stopping; "
+        "'reward' (the RL objectives' mean reward of the decoded predictions) is higher-better",
+    )
     p.add_argument("--validation-fraction", type=float, default=0.1)
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 instead of bf16")
     p.add_argument(
@@ -194,6 +201,7 @@ def _run_train(args) -> int:
         schedule=args.schedule,
         eval_every=args.eval_every,
         early_stopping_patience=args.early_stopping_patience,
+        select_by=args.select_by,
         validation_fraction=args.validation_fraction,
         bf16=False if args.no_bf16 else None,  # None: the family's default
         trust_remote_code=args.trust_remote_code,

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from decoreg.errors import ConfigError
 
 SCHEDULES = ("constant", "linear", "cosine")
+SELECT_BY = ("rmse", "mae", "reward")  # validation metric that picks the best checkpoint
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,10 @@ class TrainConfig:
         max_grad_norm: Gradient clipping norm (0 disables clipping).
         eval_every: Evaluate on the validation rows every this many steps (0: only at the end).
         early_stopping_patience: Stop after this many evaluations without a better validation
-            RMSE (0 disables early stopping).
+            score (0 disables early stopping).
+        select_by: The validation score that picks the best checkpoint and drives early
+            stopping: "rmse" or "mae" (lower is better) or "reward" (the mean reward of the
+            decoded predictions, higher is better; RL objectives only).
         bf16: Run forward and backward under CPU bfloat16 autocast (weights stay fp32).
         length_grouping: Group examples of similar token length into batches to cut padding.
         seed: Seed for data order, dropout and sampling.
@@ -47,6 +51,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_every: int = 50
     early_stopping_patience: int = 0
+    select_by: str = "rmse"
     bf16: bool = True
     length_grouping: bool = True
     seed: int = 0
@@ -78,6 +83,8 @@ class TrainConfig:
         )
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.select_by not in SELECT_BY:
+            raise ConfigError(f"select_by must be one of {SELECT_BY}, got {self.select_by!r}")
         if self.resume and self.checkpoint_dir is None:
             raise ConfigError("resume needs checkpoint_dir: the folder to resume from")
 

@@ -60,7 +60,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         special_token: Token whose logit the "token" head reads (default: end-of-sequence).
         init: "pretrained", or "random" to train the same architecture from scratch.
         learning_rate, batch_size, grad_accum_steps, max_steps, warmup_steps, schedule,
-        weight_decay, max_grad_norm, eval_every, early_stopping_patience, max_eval_rows, bf16:
+        weight_decay, max_grad_norm, eval_every, early_stopping_patience, select_by,
+        max_eval_rows, bf16:
             Training options; see `decoreg.config.TrainConfig`. `max_steps=0` fits nothing
             (zero-shot use of the pretrained model). Where learning_rate, batch_size,
             max_steps, warmup_steps, eval_every or early_stopping_patience is None, the
@@ -69,7 +70,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             tabular models lr 1e-3, batch 128, up to 2,000 steps with early stopping (see
             `decoreg.families.tabular.TRAIN_DEFAULTS`).
         validation_fraction: Share of the training rows held out (seeded) to pick the best
-            checkpoint by validation RMSE, when `fit` gets no `eval_set`.
+            checkpoint (by validation RMSE unless `select_by` says otherwise), when `fit` gets
+            no `eval_set`.
         lora_rank: Train LoRA adapters of this rank instead of every weight (0: off).
         lora_alpha: LoRA scale numerator (updates are scaled by alpha / rank; None: 2 * rank).
         lora_targets: Module names LoRA adapts, e.g. ["q_proj", "v_proj"] (None: all linear).
@@ -120,6 +122,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         max_grad_norm: float = 1.0,
         eval_every: int | None = None,
         early_stopping_patience: int | None = None,
+        select_by: str = "rmse",
         max_eval_rows: int = 256,
         bf16: bool | None = None,
         validation_fraction: float = 0.1,
@@ -167,6 +170,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.max_grad_norm = max_grad_norm
         self.eval_every = eval_every
         self.early_stopping_patience = early_stopping_patience
+        self.select_by = select_by
         self.max_eval_rows = max_eval_rows
         self.bf16 = bf16
         self.validation_fraction = validation_fraction
@@ -210,6 +214,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             max_grad_norm=self.max_grad_norm,
             eval_every=option("eval_every"),
             early_stopping_patience=option("early_stopping_patience"),
+            select_by=self.select_by,
             bf16=self._bf16(),
             seed=self.random_state,
             max_eval_rows=self.max_eval_rows,

@@ -33,6 +33,7 @@ from decoreg.distributed import (
     gather_strided,
     strided_share,
 )
+from decoreg.errors import ConfigError
 from decoreg.inference import predict_prepared, take_rows
 from decoreg.metrics import regression_report
 
@@ -87,6 +88,15 @@ def fit(
     """
     if validation is not None and decoder is None:
         raise ValueError("validation needs a decoder to turn the model's output into numbers")
+    reports_extra = getattr(objective, "validation_metrics", None)
+    if config.select_by == "reward" and not callable(reports_extra):
+        raise ConfigError(
+            "select_by='reward' needs an objective that rewards its predictions (remax, grpo, "
+            "rloo, genre2); use 'rmse' or 'mae'"
+        )
+    prepare = getattr(objective, "prepare", None)
+    if callable(prepare):
+        prepare(model)  # before a checkpoint is restored: sees the starting weights
     world = World.current()
     torch.manual_seed(config.seed + world.rank)  # dropout masks differ between processes
     params = [p for p in model.parameters() if p.requires_grad]
@@ -137,14 +147,19 @@ def fit(
         bar.set_postfix(loss=f"{running_loss:.4f}")
         result.steps_run = step
         if validation is not None and _is_eval_step(step, config):
-            report = _evaluate(model, decoder, validation, eval_rows, config, fallback, world)
+            report = _evaluate(
+                model, objective, decoder, validation, eval_rows, config, fallback, world
+            )
             result.evaluations.append({"step": step, **report})
-            if result.best_validation is None or report["rmse"] < result.best_validation["rmse"]:
+            if _improves(report, result.best_validation, config.select_by):
                 result.best_step, result.best_validation, bad_evals = step, report, 0
                 best_state = trainable_state(model)
             else:
                 bad_evals += 1
-            bar.set_postfix(loss=f"{running_loss:.4f}", val_rmse=f"{report['rmse']:.4f}")
+            shown = {"val_rmse": f"{report['rmse']:.4f}"}
+            if "reward" in report:
+                shown["val_reward"] = f"{report['reward']:.4f}"
+            bar.set_postfix(loss=f"{running_loss:.4f}", **shown)
             if config.early_stopping_patience and bad_evals >= config.early_stopping_patience:
                 result.stopped_early = True
                 logger.info("early stop at step %d (best step %d)", step, result.best_step)
@@ -198,8 +213,19 @@ def _optimizer_step(
     return totals
 
 
-def _evaluate(model, decoder, validation, rows, config, fallback, world) -> dict[str, float]:
-    """Each process decodes every `world.size`-th row; all of them get the whole report."""
+def _improves(report: dict, best: dict | None, select_by: str) -> bool:
+    if best is None:
+        return True
+    if select_by == "reward":
+        return report["reward"] > best["reward"]
+    return report[select_by] < best[select_by]
+
+
+def _evaluate(
+    model, objective, decoder, validation, rows, config, fallback, world
+) -> dict[str, float]:
+    """Each process decodes every `world.size`-th row; all of them get the whole report,
+    with the objective's own validation metrics (the RL objectives' mean reward) added."""
     share = rows[strided_share(len(rows), world)]
     predictions = predict_prepared(
         model,
@@ -213,7 +239,11 @@ def _evaluate(model, decoder, validation, rows, config, fallback, world) -> dict
     values = gather_strided(predictions.values, len(rows), world)
     parsed = gather_strided(predictions.parsed, len(rows), world)
     y_pred = np.where(parsed, values, fallback)
-    return regression_report(validation.targets[rows], y_pred, parsed)
+    report = regression_report(validation.targets[rows], y_pred, parsed)
+    extra = getattr(objective, "validation_metrics", None)
+    if callable(extra):
+        report.update(extra(model, validation.targets[rows], np.where(parsed, values, np.nan)))
+    return report
 
 
 def _fingerprint(config, lengths, train, validation, world) -> dict:

@@ -276,6 +276,9 @@ class CausalLMPolicy:
                 experts[row, step] = index if self.constrained else int(self.symbol_ids[index])
         return experts
 
+    def from_raw(self, model, values: Tensor) -> Tensor:
+        return torch.as_tensor(model.spec.scaler.transform(values.numpy()), dtype=values.dtype)
+
     def to_reward_space(self, model, values: Tensor, space: str) -> Tensor:
         if space == "model":
             return values

@@ -22,6 +22,7 @@ import contextlib
 import copy
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -73,6 +74,26 @@ class RLObjective:
         self._announced = False
         self._recorded: list[ScoredRollout] = []
         self._replay_index = 0
+
+    def prepare(self, model) -> None:
+        """Called by the training loop before any step (and before a resumed run restores its
+        checkpoint): the KL reference is the model as training starts from it."""
+        if self.config.kl_beta > 0 and self.reference is None:
+            self.reference = _frozen_copy(model)
+
+    def validation_metrics(
+        self,
+        model,
+        targets: np.ndarray,  # [N] on the user's scale
+        predictions: np.ndarray,  # [N] decoded, NaN where unparseable
+    ) -> dict[str, float]:
+        """The mean reward of the decoded validation predictions (unparseable ones get the
+        penalty), in the configured reward space: the training loop reports it next to the
+        RMSE and can keep the best checkpoint by it (`select_by="reward"`)."""
+        policy = get_policy(model, constrained=self.config.constrained)
+        values = policy.from_raw(model, torch.tensor(predictions, dtype=torch.float64))
+        truth = policy.from_raw(model, torch.tensor(targets, dtype=torch.float64))
+        return {"reward": float(self._rewards(model, policy, values, truth).mean())}
 
     def begin_step(self, step: int) -> None:
         """Called by the training loop before the micro-batches of optimizer step `step`."""
@@ -183,11 +204,15 @@ class RLObjective:
         """Log-probs of the sampled actions under a frozen copy of the starting model."""
         if self.config.kl_beta == 0:
             return None
-        if self.reference is None:
-            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        if self.reference is None:  # called outside the training loop
+            self.reference = _frozen_copy(model)
         with torch.no_grad():
             ref = policy.action_log_probs(self.reference, scored.batch, scored.rollout)
         return ref.gather(-1, actions[..., None]).squeeze(-1).masked_fill(~mask, 0.0)
+
+
+def _frozen_copy(model):
+    return copy.deepcopy(model).eval().requires_grad_(False)
 
 
 @contextlib.contextmanager

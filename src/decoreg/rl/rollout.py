@@ -109,6 +109,10 @@ class Policy(Protocol):
         """Target-space values (any shape, NaN kept) -> the space rewards are computed in."""
         ...
 
+    def from_raw(self, model, values: Tensor) -> Tensor:
+        """Values on the user's scale (what predictions are) -> the model's target space."""
+        ...
+
 
 def choose_actions(
     log_probs: Tensor,  # [N, K] log-probabilities at temperature 1 (-inf where forbidden)

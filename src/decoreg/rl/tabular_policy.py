@@ -126,6 +126,9 @@ class TabularPolicy:
         truth = truth_ids.repeat_interleave(rollout.num_samples, 0)  # digit d has id d
         return expert_digits_fixed_length(rollout.flat("actions"), truth, 0, tokenizer.base - 1)
 
+    def from_raw(self, model, values: Tensor) -> Tensor:
+        return torch.as_tensor(model.target.forward(values.numpy()), dtype=values.dtype)
+
     def to_reward_space(self, model, values: Tensor, space: str) -> Tensor:
         if space == "model":
             return values
