@@ -73,7 +73,11 @@ def write_report(suite: Suite, output: Path, quick: bool = False) -> Path:
         "",
         "Rows: test-set metrics, mean ± sample std over seeds; **bold** is the lowest RMSE. "
         "`fit s` is 0 for a method that reused the fitted model of the method above it (same "
-        "training, another decoder). Raw rows: "
+        "training, another decoder). `peak MB` is the process's resident peak during the cell; "
+        "it includes memory kept from earlier cells of the same run (freed tensors the "
+        "allocator did not hand back), so it rises through a run and bounds a cell's own "
+        "need from above (rows also record `start_rss_mb`, the resident size when the cell "
+        "began). Raw rows: "
         f"[{RESULTS_FILE}]({RESULTS_FILE}).",
     ]
     for (grid, dataset), methods in group_rows(rows).items():

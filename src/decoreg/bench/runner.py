@@ -101,16 +101,29 @@ def reset_peak_memory() -> bool:
         return False
 
 
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process in MiB since the last reset (or since start)."""
+def _status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status ("VmHWM", "VmRSS") in MiB; None off Linux."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process in MiB since the last reset (or since start)."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resident_memory_mb() -> float | None:
+    """Resident memory of this process now, in MiB (None where /proc is missing)."""
+    return _status_mb("VmRSS")
 
 
 def environment() -> dict[str, Any]:
@@ -282,6 +295,7 @@ def run_cell(
     returned `_Fitted` is what later cells may reuse (None after a failure or for baselines).
     """
     reset_peak_memory()
+    start_rss_mb = resident_memory_mb()
     start = time.perf_counter()
     row: dict[str, Any] = {
         "key": cell.key,
@@ -344,6 +358,7 @@ def run_cell(
         )
     row["wall_seconds"] = time.perf_counter() - start
     row["peak_rss_mb"] = peak_memory_mb()
+    row["start_rss_mb"] = start_rss_mb
     row["finished_at"] = _now()
     row["config"] = cell.config()
     return row, fitted
