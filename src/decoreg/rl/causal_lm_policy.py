@@ -1,9 +1,10 @@
 """Rollouts and training log-probabilities for causal LMs, with the prompt encoded once.
 
-Sampling runs the prompt once, repeats its KV cache for the G samples (and the greedy pass),
-and writes one token per step. The training pass does the same with grad: the prompt's
+Sampling runs the prompt once and writes one token per step for the G samples (and the
+greedy pass) side by side on that single copy of the prompt's KV cache
+(`decoreg.models.shared_prompt`). The training pass does the same with grad: the prompt's
 forward (and so its backward) runs once per prompt, and the G completions are run as one
-short teacher-forced block on top of the repeated cache, through which gradients reach the
+short teacher-forced block of G chains on top of it, through which gradients reach the
 prompt's keys and values.
 
 Constrained (default), the action space is the K number symbols (digits, '.', '-', end of
@@ -22,6 +23,7 @@ from torch import Tensor
 
 from decoreg.core import Batch
 from decoreg.errors import ConfigError
+from decoreg.models.shared_prompt import SharedPromptStepper, attention_mask_for, chain_mask
 from decoreg.rl.digit_grammar import ALPHABET, EOS, DigitGrammar
 from decoreg.rl.expert import expert_symbols
 from decoreg.rl.loss import masked_entropy
@@ -44,17 +46,15 @@ class PromptEncoding:
     mask: Tensor
     positions: Tensor
 
-    def cache(self, repeats: int, *, detach: bool):
-        """A fresh KV cache holding each prompt's keys and values `repeats` times."""
+    def cache(self, *, detach: bool):
+        """A fresh KV cache holding the prompts' keys and values (one copy per prompt)."""
         from transformers import DynamicCache
 
         cache = DynamicCache()
         for layer, (keys, values) in enumerate(self.keys_values):
             if detach:
                 keys, values = keys.detach(), values.detach()
-            cache.update(
-                keys.repeat_interleave(repeats, 0), values.repeat_interleave(repeats, 0), layer
-            )
+            cache.update(keys, values, layer)
         return cache
 
 
@@ -143,10 +143,14 @@ class CausalLMPolicy:
         prompts = batch.inputs
         rows_per_prompt = num_samples + int(with_greedy)
         encoding = encoding if encoding is not None else self.encode(model, batch)
-        cache = encoding.cache(rows_per_prompt, detach=True)
+        stepper = SharedPromptStepper(
+            model.lm,
+            encoding.cache(detach=True),
+            encoding.mask,
+            encoding.positions,
+            rows_per_prompt,
+        )
         logits = encoding.last_logits.detach().float().repeat_interleave(rows_per_prompt, 0)
-        mask = encoding.mask.repeat_interleave(rows_per_prompt, 0)
-        next_position = encoding.positions[:, -1:].repeat_interleave(rows_per_prompt, 0) + 1
         n, length = logits.shape[0], self.grammar.max_tokens
         noise = row_uniforms(uniforms, with_greedy)  # [N, L]
         greedy = greedy_row_mask(len(prompts), num_samples, with_greedy)
@@ -172,16 +176,7 @@ class CausalLMPolicy:
             finished = finished | (chosen == self._eos_action)
             if bool(finished.all()):
                 break
-            mask = torch.cat([mask, torch.ones(n, 1, dtype=mask.dtype)], dim=1)
-            out = model.lm(
-                input_ids=self._token_ids(chosen)[:, None],
-                attention_mask=mask,
-                position_ids=next_position,
-                past_key_values=cache,
-                use_cache=True,
-            )
-            cache, logits = out.past_key_values, out.logits[:, -1].float()
-            next_position = next_position + 1
+            logits = stepper.step(self._token_ids(chosen)).float()
         texts = self._texts(model, actions, step_mask)
         values = torch.tensor(_parse(model, texts), dtype=torch.float64)
         b, r = len(prompts), rows_per_prompt
@@ -235,28 +230,38 @@ class CausalLMPolicy:
         width = max(1, int(step_mask.sum(1).max()))
         tokens = self._token_ids(rollout.flat("actions")[:, :width])  # [N, L']
         encoding = encoding if encoding is not None else self.encode(model, batch)
-        mask, positions = encoding.mask, encoding.positions
         logits = encoding.last_logits[:, None].repeat_interleave(g, 0)  # [N, 1, V]
         if width > 1:
-            cache = encoding.cache(g, detach=False)
-            n = tokens.shape[0]
-            mask = torch.cat(
-                [mask.repeat_interleave(g, 0), torch.ones(n, width - 1, dtype=mask.dtype)], 1
-            )
-            steps = torch.arange(1, width)[None, :]
-            rest = model.lm(
-                input_ids=tokens[:, :-1],
-                attention_mask=mask,
-                position_ids=positions[:, -1:].repeat_interleave(g, 0) + steps,
-                past_key_values=cache,
-                use_cache=True,
-            ).logits  # [N, L' - 1, V]
-            logits = torch.cat([logits, rest], dim=1)
+            logits = torch.cat([logits, self._chain_logits(model, encoding, tokens, g)], dim=1)
         logits = logits.float()
         if self.constrained:
             allowed = rollout.flat("allowed")[:, :width]
             logits = logits[..., self.symbol_ids].masked_fill(~allowed, float("-inf"))
         return torch.log_softmax(logits, -1)
+
+    @staticmethod
+    def _chain_logits(model, encoding: PromptEncoding, tokens: Tensor, g: int) -> Tensor:
+        """Teacher-forced logits of steps 1.. of the G chains of each prompt, in one pass.
+
+        Args:
+            tokens: [B * G, L'] the chains' tokens (rows ordered prompt-major).
+
+        Returns:
+            [B * G, L' - 1, V]: the logits after each chain's tokens 0..L'-2.
+        """
+        b, steps = encoding.mask.shape[0], tokens.shape[1] - 1
+        fed = tokens[:, :-1].reshape(b, g, steps).transpose(1, 2).reshape(b, steps * g)
+        step_of = torch.arange(steps * g) // g  # [S*G] step of each fed column
+        allowed = chain_mask(encoding.mask, g, steps)  # [B, 1, S*G, T + S*G]
+        logits = model.lm(
+            input_ids=fed,
+            attention_mask=attention_mask_for(model.lm, allowed),
+            position_ids=encoding.positions[:, -1:] + 1 + step_of[None, :],
+            past_key_values=encoding.cache(detach=False),
+            use_cache=True,
+        ).logits  # [B, S*G, V]
+        vocab = logits.shape[-1]
+        return logits.view(b, steps, g, vocab).transpose(1, 2).reshape(b * g, steps, vocab)
 
     # ---------------------------------------------------------------------------- expert
     def expert_actions(self, model, rollout: Rollout, targets: Tensor) -> Tensor:
