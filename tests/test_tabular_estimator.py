@@ -110,3 +110,14 @@ def test_cli_trains_the_tabular_family(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(out), str(data), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == len(frame)
+
+
+def test_tabular_quantiles_are_quantiles_of_the_same_samples():
+    frame, y = linear_rows(n=120)
+    est = small(max_steps=20, decoder="sample-median").fit(frame, y)
+    rows = frame.iloc[:6]
+    bands = est.predict_quantiles(rows, (0.05, 0.5, 0.95))
+    median = est.predict(rows)
+    np.testing.assert_allclose(bands[:, 1], median, rtol=1e-9)  # same seed: same samples
+    assert np.all(bands[:, 0] <= bands[:, 1]) and np.all(bands[:, 1] <= bands[:, 2])
+    assert np.all(bands[:, 0] < bands[:, 2])  # 16 samples at T=1 are not all equal

@@ -7,7 +7,8 @@ non-finite sample, which aggregation skips. Values are in the model's [0, 1] tar
     greedy: the most likely token at each step.
     sample-*: `num_samples` numbers per row at `temperature`, aggregated by mean, median,
         clipped mean / median (samples clipped to the model's [-margin, 1 + margin] target range
-        first) or a quantile.
+        first) or a quantile (`sample-quantile`, the `quantile` option; what
+        `DecodingRegressor.predict_quantiles` uses).
     head-*: read the pointwise or Riemann head (for models trained with those objectives).
 """
 
@@ -209,6 +210,7 @@ TABULAR_DECODERS = {
     "sample-median": SamplingDecoder(aggregate="median"),
     "sample-clipped-mean": SamplingDecoder(aggregate="clipped-mean"),
     "sample-clipped-median": SamplingDecoder(aggregate="clipped-median"),
+    "sample-quantile": SamplingDecoder(aggregate="quantile"),
     "head-pointwise": HeadDecoder("pointwise"),
     "head-riemann": HeadDecoder("riemann-mean"),
     "head-riemann-median": HeadDecoder("riemann-median"),
