@@ -206,6 +206,7 @@ def main() -> int:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
+    args.output.with_suffix(".partial.json").unlink(missing_ok=True)  # superseded
     table_md = markdown(table, args.methods)
     args.output.with_suffix(".md").write_text(
         f"# RL after CE on tabular data\n\nCommand: `{result['command']}`\n\n{table_md}\n\n"
