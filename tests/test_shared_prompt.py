@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from decoreg.models.causal_lm import CausalLMRegressor, CausalLMSpec
-from decoreg.models.shared_prompt import SharedPromptStepper, chain_mask
+from decoreg.models.shared_prompt import SharedPromptStepper, chain_mask, teacher_forced_chains
 from tests.conftest import tiny_llama
 
 
@@ -46,3 +46,28 @@ def test_shared_prompt_steps_equal_each_row_run_from_scratch(tokenizer, attn):
                 alone = prompts[row // rows] + chains[row, : step + 1].tolist()
                 slow = lm(input_ids=torch.tensor([alone])).logits[0, -1]
                 torch.testing.assert_close(fast[row], slow, rtol=0, atol=1e-5)
+
+
+def test_teacher_forced_chains_equal_stepping_them_one_at_a_time(tokenizer):
+    """All steps of the chains in one pass give the logits the stepper gives step by step."""
+    spec = CausalLMSpec(base_model="tiny", template="Q: {text}\nA: ", decimals=1)
+    lm = tiny_llama(len(tokenizer), seed=12)
+    model = CausalLMRegressor(lm, tokenizer, spec).eval()
+    prompts = model.prepare_inputs(["short", "a much longer second prompt"])
+    rows = 4
+    chains = torch.randint(
+        2, len(tokenizer), (len(prompts) * rows, 3), generator=torch.Generator().manual_seed(1)
+    )
+
+    def encoded():
+        ids, mask, positions = model.pad_left(prompts)
+        out = lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        return out.past_key_values, mask, positions
+
+    with torch.no_grad():
+        cache, mask, positions = encoded()
+        at_once = teacher_forced_chains(lm, cache, mask, positions, chains)  # [B*R, S, V]
+        stepper = SharedPromptStepper(lm, *encoded(), rows)
+        for step in range(chains.shape[1]):
+            step_by_step = stepper.step(chains[:, step])
+            torch.testing.assert_close(at_once[:, step], step_by_step, rtol=0, atol=1e-5)

@@ -4,7 +4,9 @@ Repeating a prompt's cache for every continuation copies it R times and makes at
 each copy separately. Instead, the R continuations of a prompt are fed side by side in one
 row of the batch, after the single cached prompt, under a mask in which continuation r sees
 the prompt and its own earlier tokens only: the cache grows by R columns per step and the
-prompt's keys and values are stored (and read) once per prompt. The trie scorer
+prompt's keys and values are stored (and read) once per prompt. `SharedPromptStepper` feeds
+one step at a time (sampling); `teacher_forced_chains` feeds known continuations all at once
+(training). The trie scorer
 (`decoreg.models.grid_scoring`) uses the same idea with a tree instead of R chains.
 
 Column layout after k steps: the T prompt columns, then R columns per step, the token of
@@ -96,3 +98,33 @@ class SharedPromptStepper:
         self.next_position = self.next_position + 1
         self.steps_fed += 1
         return out.logits.reshape(batch * r, -1)
+
+
+def teacher_forced_chains(
+    lm, cache, prompt_mask: Tensor, prompt_positions: Tensor, tokens: Tensor
+) -> Tensor:
+    """All steps of R given continuations per prompt in one pass after the cached prompts.
+
+    Args:
+        lm: The Hugging Face causal LM that encoded the prompts.
+        cache: The prompts' KV cache (B rows); gradients flow through it if it has them.
+        prompt_mask: [B, T] attention mask of the left-padded prompts.
+        prompt_positions: [B, T] their position ids.
+        tokens: [B * R, S] the continuations' tokens, rows ordered `b * R + r`.
+
+    Returns:
+        [B * R, S, V]: the logits after each continuation's tokens 0..s.
+    """
+    batch = prompt_mask.shape[0]
+    r, steps = tokens.shape[0] // batch, tokens.shape[1]
+    fed = tokens.reshape(batch, r, steps).transpose(1, 2).reshape(batch, steps * r)
+    step_of = torch.arange(steps * r) // r  # [S*R] step of each fed column
+    logits = lm(
+        input_ids=fed,
+        attention_mask=attention_mask_for(lm, chain_mask(prompt_mask, r, steps)),
+        position_ids=prompt_positions[:, -1:] + 1 + step_of[None, :],
+        past_key_values=cache,
+        use_cache=True,
+    ).logits  # [B, S*R, V]
+    vocab = logits.shape[-1]
+    return logits.view(batch, steps, r, vocab).transpose(1, 2).reshape(batch * r, steps, vocab)

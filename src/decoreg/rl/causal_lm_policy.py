@@ -23,7 +23,7 @@ from torch import Tensor
 
 from decoreg.core import Batch
 from decoreg.errors import ConfigError
-from decoreg.models.shared_prompt import SharedPromptStepper, attention_mask_for, chain_mask
+from decoreg.models.shared_prompt import SharedPromptStepper, teacher_forced_chains
 from decoreg.rl.digit_grammar import ALPHABET, EOS, DigitGrammar
 from decoreg.rl.expert import expert_symbols
 from decoreg.rl.loss import masked_entropy
@@ -232,36 +232,19 @@ class CausalLMPolicy:
         encoding = encoding if encoding is not None else self.encode(model, batch)
         logits = encoding.last_logits[:, None].repeat_interleave(g, 0)  # [N, 1, V]
         if width > 1:
-            logits = torch.cat([logits, self._chain_logits(model, encoding, tokens, g)], dim=1)
+            rest = teacher_forced_chains(
+                model.lm,
+                encoding.cache(detach=False),
+                encoding.mask,
+                encoding.positions,
+                tokens[:, :-1],
+            )  # [N, L' - 1, V]
+            logits = torch.cat([logits, rest], dim=1)
         logits = logits.float()
         if self.constrained:
             allowed = rollout.flat("allowed")[:, :width]
             logits = logits[..., self.symbol_ids].masked_fill(~allowed, float("-inf"))
         return torch.log_softmax(logits, -1)
-
-    @staticmethod
-    def _chain_logits(model, encoding: PromptEncoding, tokens: Tensor, g: int) -> Tensor:
-        """Teacher-forced logits of steps 1.. of the G chains of each prompt, in one pass.
-
-        Args:
-            tokens: [B * G, L'] the chains' tokens (rows ordered prompt-major).
-
-        Returns:
-            [B * G, L' - 1, V]: the logits after each chain's tokens 0..L'-2.
-        """
-        b, steps = encoding.mask.shape[0], tokens.shape[1] - 1
-        fed = tokens[:, :-1].reshape(b, g, steps).transpose(1, 2).reshape(b, steps * g)
-        step_of = torch.arange(steps * g) // g  # [S*G] step of each fed column
-        allowed = chain_mask(encoding.mask, g, steps)  # [B, 1, S*G, T + S*G]
-        logits = model.lm(
-            input_ids=fed,
-            attention_mask=attention_mask_for(model.lm, allowed),
-            position_ids=encoding.positions[:, -1:] + 1 + step_of[None, :],
-            past_key_values=encoding.cache(detach=False),
-            use_cache=True,
-        ).logits  # [B, S*G, V]
-        vocab = logits.shape[-1]
-        return logits.view(b, steps, g, vocab).transpose(1, 2).reshape(b * g, steps, vocab)
 
     # ---------------------------------------------------------------------------- expert
     def expert_actions(self, model, rollout: Rollout, targets: Tensor) -> Tensor:
