@@ -88,8 +88,10 @@ def fit(
     """
     if validation is not None and decoder is None:
         raise ValueError("validation needs a decoder to turn the model's output into numbers")
-    reports_extra = getattr(objective, "validation_metrics", None)
-    if config.select_by == "reward" and not callable(reports_extra):
+    extra_metrics = getattr(objective, "validation_metrics", None)  # RL: the mean reward
+    if not callable(extra_metrics):
+        extra_metrics = None
+    if config.select_by == "reward" and extra_metrics is None:
         raise ConfigError(
             "select_by='reward' needs an objective that rewards its predictions (remax, grpo, "
             "rloo, genre2); use 'rmse' or 'mae'"
@@ -148,7 +150,7 @@ def fit(
         result.steps_run = step
         if validation is not None and _is_eval_step(step, config):
             report = _evaluate(
-                model, objective, decoder, validation, eval_rows, config, fallback, world
+                model, extra_metrics, decoder, validation, eval_rows, config, fallback, world
             )
             result.evaluations.append({"step": step, **report})
             if _improves(report, result.best_validation, config.select_by):
@@ -222,7 +224,7 @@ def _improves(report: dict, best: dict | None, select_by: str) -> bool:
 
 
 def _evaluate(
-    model, objective, decoder, validation, rows, config, fallback, world
+    model, extra_metrics, decoder, validation, rows, config, fallback, world
 ) -> dict[str, float]:
     """Each process decodes every `world.size`-th row; all of them get the whole report,
     with the objective's own validation metrics (the RL objectives' mean reward) added."""
@@ -239,10 +241,10 @@ def _evaluate(
     values = gather_strided(predictions.values, len(rows), world)
     parsed = gather_strided(predictions.parsed, len(rows), world)
     y_pred = np.where(parsed, values, fallback)
-    report = regression_report(validation.targets[rows], y_pred, parsed)
-    extra = getattr(objective, "validation_metrics", None)
-    if callable(extra):
-        report.update(extra(model, validation.targets[rows], np.where(parsed, values, np.nan)))
+    targets = validation.targets[rows]
+    report = regression_report(targets, y_pred, parsed)
+    if extra_metrics is not None:
+        report.update(extra_metrics(model, targets, np.where(parsed, values, np.nan)))
     return report
 
 
