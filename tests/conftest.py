@@ -46,6 +46,11 @@ def tiny_llama(vocab_size: int, seed: int = 0):
     return LlamaForCausalLM(config).float()
 
 
+def pytest_report_header(config):
+    # CI runs the suite at 1 and 2 threads (.ci/run): say which one this is.
+    return f"torch intra-op threads: {torch.get_num_threads()}"
+
+
 @pytest.fixture
 def tokenizer():
     return char_tokenizer()

@@ -162,7 +162,10 @@ def test_two_processes_match_one_process_for_every_objective(tmp_path, tiny_mode
         assert len(one["losses"]) == 4 and len(one["rmse"]) == 2, name
         np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-5, err_msg=name)
         np.testing.assert_allclose(two["rmse"], one["rmse"], rtol=1e-5, err_msg=name)
-        assert two["best_step"] == one["best_step"], name
+        # The best step is an argmin over the two evaluations: it must agree wherever they lie
+        # further apart than the tolerance above (a closer tie is float rounding's to break).
+        if abs(one["rmse"][0] - one["rmse"][1]) > 2e-5 * max(one["rmse"]):
+            assert two["best_step"] == one["best_step"], name
         w_one = torch.load(tmp_path / f"one-{name}.json.weights", weights_only=True)
         w_two = torch.load(tmp_path / f"two-{name}.json.weights", weights_only=True)
         assert w_one.keys() == w_two.keys()

@@ -22,3 +22,8 @@ def test_readme_has_exactly_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert f"TEST_COMMAND='{readme_commands()[1]}'" in ci
+
+
+def test_ci_runs_the_test_command_at_one_and_two_threads():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "for threads in 1 2" in ci and 'OMP_NUM_THREADS=$threads bash -c "$TEST_COMMAND"' in ci
