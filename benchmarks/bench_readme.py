@@ -1,25 +1,30 @@
-"""Copy the current tables of the committed benchmark suites into README.md.
+"""Copy the current tables of the committed benchmark suites into docs/benchmarks.md.
 
 Usage (from the repository root, after `decoreg bench SUITE ...` has written
 benchmarks/results/SUITE/results.md):
 
     python benchmarks/bench_readme.py
 
-Everything between the README markers ``<!-- bench:start -->`` and ``<!-- bench:end -->`` is
-replaced: for each suite its tables and orderings (each table linked to its result file) and,
-for the first suite, one plot.
+Everything between the page's markers ``<!-- bench:start -->`` and ``<!-- bench:end -->`` is
+replaced: for each suite its tables and orderings (each suite naming its result files) and,
+for the first suite, one plot, copied into docs/assets/ because MkDocs serves only files under
+docs/. Result files outside docs/ are named as code paths, not linked, so that
+`mkdocs build --strict` does not flag them.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGE = Path("docs", "benchmarks.md")
 SUITES = ("raft-cpu", "genre2-cpu")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 PLOT = "plots/ratings--clothing-reviews-rmse.png"
+PLOT_COPY = Path("docs", "assets", "raft-cpu-clothing-reviews-rmse.png")
 
 
 def suite_block(name: str) -> list[str]:
@@ -28,8 +33,8 @@ def suite_block(name: str) -> list[str]:
     if not markdown.exists():
         return [f"### `{name}`", "", "Not run yet.", ""]
     text = markdown.read_text()
-    lines = [f"### `{name}` ([results.md]({folder}/results.md), "
-             f"[raw rows]({folder}/results.jsonl))", ""]  # fmt: skip
+    files = f"Results: `{folder}/results.md`; raw rows: `{folder}/results.jsonl`."
+    lines = [f"### `{name}`", "", files, ""]
     status = [line for line in text.splitlines() if line.startswith(("- Cells:", "- Compute"))]
     lines += [*status, ""]
     for section in re.split(r"\n(?=## )", text)[1:]:
@@ -41,23 +46,34 @@ def suite_block(name: str) -> list[str]:
         table = [line for line in body.splitlines() if line.startswith("|")]
         lines += [f"**{heading[3:]}**", "", *table, ""]
     if name == SUITES[0] and (ROOT / folder / PLOT).exists():
-        lines += [f"![RMSE by method on clothing reviews]({folder}/{PLOT})", ""]
+        image = PLOT_COPY.relative_to(PAGE.parent).as_posix()
+        lines += [f"![RMSE by method on clothing reviews]({image})", ""]
+        lines += [f"(a copy of `{folder}/{PLOT}`)", ""]
     return lines
 
 
-def main() -> int:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    if START not in text or END not in text:
-        print(f"README.md has no {START} ... {END} block", file=sys.stderr)
-        return 1
+def render(text: str) -> str:
+    """`text` (the page) with its marked block replaced by the current suite tables."""
     block = [START, ""]
     for name in SUITES:
         block += suite_block(name)
     block.append(END)
     head, rest = text.split(START, 1)
-    readme.write_text(head + "\n".join(block) + rest.split(END, 1)[1])
-    print("updated README.md")
+    return head + "\n".join(block) + rest.split(END, 1)[1]
+
+
+def main() -> int:
+    page = ROOT / PAGE
+    text = page.read_text()
+    if START not in text or END not in text:
+        print(f"{PAGE} has no {START} ... {END} block", file=sys.stderr)
+        return 1
+    page.write_text(render(text))
+    plot = ROOT / "benchmarks" / "results" / SUITES[0] / PLOT
+    if plot.exists():
+        (ROOT / PLOT_COPY).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(plot, ROOT / PLOT_COPY)
+    print(f"updated {PAGE}")
     return 0
 
 
