@@ -1,9 +1,10 @@
-"""README's set-up commands are what CI runs."""
+"""README's set-up commands are what CI runs; README stays short and its links resolve."""
 
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+README_MAX_BYTES = 12_000
 
 
 def readme_commands() -> list[str]:
@@ -27,3 +28,26 @@ def test_ci_runs_the_readme_test_command():
 def test_ci_runs_the_test_command_at_one_and_two_threads():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "for threads in 1 2" in ci and 'OMP_NUM_THREADS=$threads bash -c "$TEST_COMMAND"' in ci
+
+
+def test_readme_is_short():
+    size = (ROOT / "README.md").stat().st_size
+    assert size < README_MAX_BYTES, f"README.md is {size} bytes; the manual belongs in docs/"
+
+
+def relative_links(markdown: str) -> list[str]:
+    """Targets of `[text](target)` links that are not URLs or in-page anchors, anchors cut."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", markdown)
+    return [t.split("#", 1)[0] for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:|#", t)]
+
+
+def test_relative_links_finds_files_and_skips_urls():
+    text = "[a](docs/x.md#part) [b](https://example.org/y.md) [c](#here) ![d](img/p.png)"
+    assert relative_links(text) == ["docs/x.md", "img/p.png"]
+
+
+def test_every_relative_link_in_readme_points_to_an_existing_file():
+    links = relative_links((ROOT / "README.md").read_text())
+    assert links, "README.md links to no file"
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
