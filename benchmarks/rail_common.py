@@ -12,9 +12,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from decoreg.causal_lm.model import CausalLMRegressor, CausalLMSpec
+from decoreg.causal_lm.pretrained import DEFAULT_MODEL, load_pretrained
 from decoreg.datasets import load_dataset
-from decoreg.models.causal_lm import CausalLMRegressor, CausalLMSpec
-from decoreg.models.pretrained import DEFAULT_MODEL, load_pretrained
 
 
 def review_model(grid: tuple[float, ...], decimals: int, max_prompt_tokens: int = 256):

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from rail_common import command_line, machine_facts, review_model, rmse
 
+from decoreg.causal_lm.decoding import DECODERS
+from decoreg.causal_lm.numbers import parse_many
 from decoreg.config import DecodeConfig
 from decoreg.core import Batch, Predictions
-from decoreg.decoding import DECODERS
 from decoreg.inference import predict_prepared, with_fallback
-from decoreg.numbers import parse_many
 
 FALLBACK = 4.0
 

@@ -6,11 +6,11 @@ forward pass over the same prompts (the issue measured `generate` with
 computation (fp32, 1e-5).
 
 decoreg encodes each prompt once and repeats its KV cache for the samples
-(`decoreg.decoding.sampling.sample_sequences`); `generate` runs the prompt forward for every
-returned sequence, so its ratio is measured on the first `--generate-prompts` prompts against
-one forward pass over those same prompts. The from-scratch check runs prompt + sampled tokens
-as plain sequences (no cache, no left padding) for the first `--check-prompts` prompts and
-compares each token's log-probability.
+(`decoreg.causal_lm.decoding.sampling.sample_sequences`); `generate` runs the prompt forward for
+every returned sequence, so its ratio is measured on the first `--generate-prompts` prompts against
+one forward pass over those same prompts. The from-scratch check runs prompt + sampled tokens as
+plain sequences (no cache, no left padding) for the first `--check-prompts` prompts and compares
+each token's log-probability.
 
 Usage:
     flock /tmp/decoreg-cpu.lock python benchmarks/rail_sampling.py \
@@ -37,7 +37,7 @@ from rail_common import (
     review_model,
 )
 
-from decoreg.decoding.sampling import sample_sequences
+from decoreg.causal_lm.decoding.sampling import sample_sequences
 
 COST_TARGET = 2.0
 LOGPROB_TARGET = 1e-5

@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from decoreg.causal_lm.model import CausalLMRegressor, CausalLMSpec
+from decoreg.causal_lm.policy import CausalLMPolicy
+from decoreg.causal_lm.pretrained import load_pretrained
 from decoreg.datasets import load_dataset
-from decoreg.models.causal_lm import CausalLMRegressor, CausalLMSpec
-from decoreg.models.pretrained import load_pretrained
 from decoreg.rl import RL_OBJECTIVES
-from decoreg.rl.causal_lm_policy import CausalLMPolicy
 
 TARGET_RATIO = 0.2
 PROMPTS = 8

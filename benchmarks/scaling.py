@@ -46,11 +46,11 @@ CHECKPOINT_TARGET = 0.10
 def worker(args) -> None:
     """Train `--steps` measured steps in the current process group; rank 0 writes a JSON."""
     torch.set_num_threads(args.threads)
+    from decoreg.causal_lm.build import LMOptions, build_causal_lm
+    from decoreg.causal_lm.objectives import OBJECTIVES
     from decoreg.config import TrainConfig
     from decoreg.datasets import load_dataset
     from decoreg.distributed import GradientSum, init_from_environment
-    from decoreg.families.causal_lm import LMOptions, build_causal_lm
-    from decoreg.objectives import OBJECTIVES
     from decoreg.training import Dataset, fit
 
     world = init_from_environment()
@@ -105,9 +105,9 @@ def worker(args) -> None:
 
 def checkpoint_cost(model, dataset, config) -> dict:
     """Median time to write (and read back) the checkpoint `fit` writes, with full state."""
+    from decoreg.causal_lm.objectives import OBJECTIVES
     from decoreg.checkpoint import Checkpointer, trainable_state
     from decoreg.distributed import World
-    from decoreg.objectives import OBJECTIVES
     from decoreg.training import TrainResult
 
     params = [p for p in model.parameters() if p.requires_grad]

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from decoreg.causal_lm.build import LMOptions, build_causal_lm
+from decoreg.causal_lm.objectives import OBJECTIVES
 from decoreg.config import TrainConfig
 from decoreg.datasets import load_dataset
-from decoreg.families.causal_lm import LMOptions, build_causal_lm
-from decoreg.objectives import OBJECTIVES
 from decoreg.training import Dataset, fit
 
 TARGET_RATIO = 0.5

@@ -30,8 +30,8 @@ from rail_common import (
     review_model,
 )
 
-from decoreg.grid_values import grid_range
-from decoreg.models.grid_scoring import score_trie
+from decoreg.causal_lm.grid_scoring import score_trie
+from decoreg.causal_lm.grid_values import grid_range
 
 COST_TARGET = 3.0
 AGREEMENT_TARGET = 1e-5

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from decoreg.models.causal_lm import CausalLMRegressor, CausalLMSpec
+from decoreg.causal_lm.model import CausalLMRegressor, CausalLMSpec
 
 
 class StepCache:

@@ -18,13 +18,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from decoreg.causal_lm.build import LMOptions, build_causal_lm
+from decoreg.causal_lm.objectives import Raft
 from decoreg.checkpoint import Checkpointer, checkpoint_name
 from decoreg.config import TrainConfig
 from decoreg.distributed import World
 from decoreg.errors import ConfigError
 from decoreg.estimator import DecodingRegressor
-from decoreg.families.causal_lm import LMOptions, build_causal_lm
-from decoreg.objectives import Raft
 from decoreg.training import Dataset, fit
 
 TEXTS = [f"item {i} is {'good' if i % 3 else 'bad'}{'!' * (i % 5)}" for i in range(40)]

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from decoreg.causal_lm.prompts import PromptTemplate
 from decoreg.data import (
     frame_from_python,
     numeric_targets,
@@ -11,7 +12,6 @@ from decoreg.data import (
     texts_from_column,
 )
 from decoreg.errors import ConfigError, DataError
-from decoreg.prompts import PromptTemplate
 
 
 def write(tmp_path, name, text):

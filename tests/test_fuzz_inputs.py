@@ -18,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from decoreg.causal_lm.grid_values import parse_grid
+from decoreg.causal_lm.numbers import AffineScaler, DecimalFormat, digit_grid
 from decoreg.data import (
     frame_from_python,
     numeric_targets,
@@ -27,8 +29,6 @@ from decoreg.data import (
     texts_from_features,
 )
 from decoreg.errors import DecoregError
-from decoreg.grid_values import parse_grid
-from decoreg.numbers import AffineScaler, DecimalFormat, digit_grid
 from decoreg.tokenizers import make_tokenizer
 from tests.conftest import char_tokenizer
 from tests.fakes import fixed_regressor

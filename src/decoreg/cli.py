@@ -10,16 +10,16 @@ import sys
 from pathlib import Path
 
 from decoreg import cli_scale
+from decoreg.causal_lm.heads import HEAD_KINDS
+from decoreg.causal_lm.methods import INIT_CHOICES, PAPER_METHODS, method_params
+from decoreg.causal_lm.pretrained import BUILTIN_MODELS, DEFAULT_MODEL
 from decoreg.config import TrainConfig
 from decoreg.data import numeric_targets, read_table
 from decoreg.distributed import init_from_environment
 from decoreg.errors import DecoregError
 from decoreg.estimator import DecodingRegressor
 from decoreg.families import FAMILIES
-from decoreg.methods import INIT_CHOICES, PAPER_METHODS, method_params
 from decoreg.metrics import METRIC_NAMES
-from decoreg.models.heads import HEAD_KINDS
-from decoreg.models.pretrained import BUILTIN_MODELS, DEFAULT_MODEL
 
 METRICS_FILE = "metrics.json"
 

@@ -214,8 +214,8 @@ def add_merge_command(commands) -> None:
 
 
 def _run_merge(args) -> int:
+    from decoreg.causal_lm.lora import is_lora
     from decoreg.estimator import DecodingRegressor
-    from decoreg.models.lora import is_lora
 
     estimator = DecodingRegressor.load(args.model_dir, trust_remote_code=args.trust_remote_code)
     lm = getattr(estimator.model_, "lm", None)

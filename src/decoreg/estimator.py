@@ -17,6 +17,8 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
+from decoreg.causal_lm.folder_safety import check_model_folder
+from decoreg.causal_lm.methods import resolve_decoder
 from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.data import (
     PYTHON_SOURCE,
@@ -26,9 +28,7 @@ from decoreg.data import (
 from decoreg.errors import ConfigError
 from decoreg.families import check_choice, get_family
 from decoreg.inference import predict_prepared, take_rows, with_fallback
-from decoreg.methods import resolve_decoder
 from decoreg.metrics import regression_report
-from decoreg.models.folder_safety import check_model_folder
 from decoreg.training import Dataset, TrainResult, fit, process_rank
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
     Args:
         model: Built-in model name (`decoreg models`) or a local Hugging Face model folder.
         objective: Training objective name (None: the family's default, "raft" for causal LMs,
-            "ce" for the tabular family); see `decoreg.objectives`, `decoreg.tabular`.
+            "ce" for the tabular family); see `decoreg.causal_lm.objectives`, `decoreg.tabular`.
         decoder: How numbers are read out ("grid-mean", "greedy", "sample-mean", ...);
             None: the family's default, or "head" for head objectives (which refuse others).
         family: "causal-lm" (pretrained LMs on text).
@@ -68,7 +68,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             family's default applies (`Family.train_defaults`): TrainConfig's, tuned for
             fine-tuning LMs (3e-5, batch 8, 200 steps, ...), for causal LMs; for the small
             tabular models lr 1e-3, batch 128, up to 2,000 steps with early stopping (see
-            `decoreg.families.tabular.TRAIN_DEFAULTS`).
+            `decoreg.tabular.build.TRAIN_DEFAULTS`).
         validation_fraction: Share of the training rows held out (seeded) to pick the best
             checkpoint (by validation RMSE unless `select_by` says otherwise), when `fit` gets
             no `eval_set`.
@@ -422,7 +422,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
     def load(cls, directory: str | Path, *, trust_remote_code: bool = False) -> DecodingRegressor:
         """Read a folder written by `save`; predictions are identical to the saved model's.
 
-        The folder is checked first (`decoreg.models.folder_safety`): safetensors weights
+        The folder is checked first (`decoreg.causal_lm.folder_safety`): safetensors weights
         only, no file or link leading outside it, and a model's own code only when the caller
         passes `trust_remote_code=True` (a value stored in the folder never enables it).
         """

@@ -7,9 +7,9 @@ import json
 import time
 from pathlib import Path
 
+from decoreg.causal_lm.pretrained import DEFAULT_MODEL
 from decoreg.datasets import load_dataset
 from decoreg.estimator import DecodingRegressor
-from decoreg.models.pretrained import DEFAULT_MODEL
 
 DATASET = "clothing-reviews"
 

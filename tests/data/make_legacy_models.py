@@ -3,7 +3,7 @@
 Run once, with that version checked out (commit 41455a8), from the project root:
     python tests/data/make_legacy_models.py
 Each folder sits beside `expected.json`, the predictions it made when it was saved, so that
-tests/test_legacy_models.py can check that today's code loads it and predicts the same.
+tests/estimator/test_legacy_models.py can check that today's code loads it and predicts the same.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def _tab(name: str, label: str, objective: str, decoder: str, description: str) 
     return Method(name, label, description, (TABULAR,), params)
 
 
-# Labels of the RAFT paper's methods (`decoreg.methods.PAPER_METHODS`) in the tables.
+# Labels of the RAFT paper's methods (`decoreg.causal_lm.methods.PAPER_METHODS`) in the tables.
 LM_LABELS = {
     "zero-shot-greedy": "Zero-shot greedy",
     "zero-shot-rail-sampling": "Zero-shot RAIL (sampling)",
@@ -93,7 +93,7 @@ LM_LABELS = {
 
 def _paper_methods() -> list[Method]:
     """The causal-LM methods of the RAFT paper, exactly as `decoreg train --method` runs them."""
-    from decoreg.methods import PAPER_METHODS
+    from decoreg.causal_lm.methods import PAPER_METHODS
 
     return [
         _lm(name, LM_LABELS.get(name, name), method.description[:1].upper()

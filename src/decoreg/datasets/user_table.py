@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from decoreg.causal_lm.prompts import DEFAULT_TEMPLATE
 from decoreg.data import numeric_targets, read_table, require_columns
 from decoreg.datasets.base import DatasetInfo, LoadedDataset
 from decoreg.errors import ConfigError
-from decoreg.prompts import DEFAULT_TEMPLATE
 
 
 def load_table_dataset(

@@ -4,16 +4,14 @@ For a rollout's own prefix, the expert's token is the one after which the closes
 number is nearest the truth. For fixed-length, most-significant-first digit strings this is
 GenRe2's rule (`expert_digits_fixed_length`): the truth's digit while the sampled prefix still
 equals the truth's prefix, else the smallest digit if the prefix is already larger than the
-truth's, the largest digit if it is smaller. For the variable-length decimal text a causal LM
-writes, `expert_symbols` applies the same criterion through `DigitGrammar`.
+truth's, the largest digit if it is smaller. The causal-LM family applies the same criterion to
+the variable-length decimal text it writes (`decoreg.causal_lm.expert`).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-from decoreg.rl.digit_grammar import ALPHABET, EOS, DigitGrammar
 
 
 def expert_digits_fixed_length(
@@ -37,30 +35,3 @@ def expert_digits_fixed_length(
         larger, torch.full_like(truth, smallest), torch.full_like(truth, largest)
     )
     return torch.where(diverged_before, off_track, truth)
-
-
-def expert_symbols(grammar: DigitGrammar, sampled: list[str], truth: float) -> list[str]:
-    """The expert's symbol after each prefix `sampled[:t]` of one sampled number.
-
-    Args:
-        grammar: The number grammar the LM writes under.
-        sampled: The sampled symbols (digits, '.', '-', and EOS as "" if it ended).
-        truth: The target as written (already rounded to the grammar's decimals).
-
-    Returns:
-        One symbol of `ALPHABET` per sampled symbol: the allowed symbol whose best completion
-        is closest to `truth` (ties go to the earlier symbol of `ALPHABET`).
-    """
-    experts, prefix = [], ""
-    for symbol in sampled:
-        choices = grammar.allowed(prefix)
-        experts.append(
-            min(
-                choices,
-                key=lambda s: (grammar.distance_after(prefix, s, truth), ALPHABET.index(s)),
-            )
-        )
-        if symbol == EOS or symbol not in choices:
-            break  # nothing is conditioned on symbols past the end or off the grammar
-        prefix += symbol
-    return experts

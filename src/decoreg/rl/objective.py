@@ -31,7 +31,7 @@ from decoreg.rl.advantages import ADVANTAGES
 from decoreg.rl.config import RLConfig
 from decoreg.rl.loss import masked_entropy, policy_gradient_loss
 from decoreg.rl.rewards import compute_rewards, make_reward
-from decoreg.rl.rollout import Rollout, get_policy, input_uniforms
+from decoreg.rl.rollout import Rollout, input_uniforms
 
 
 @dataclass
@@ -90,7 +90,7 @@ class RLObjective:
         """The mean reward of the decoded validation predictions (unparseable ones get the
         penalty), in the configured reward space: the training loop reports it next to the
         RMSE and can keep the best checkpoint by it (`select_by="reward"`)."""
-        policy = get_policy(model, constrained=self.config.constrained)
+        policy = model.rl_policy(constrained=self.config.constrained)
         values = policy.from_raw(model, torch.tensor(predictions, dtype=torch.float64))
         truth = policy.from_raw(model, torch.tensor(targets, dtype=torch.float64))
         return {"reward": float(self._rewards(model, policy, values, truth).mean())}
@@ -105,7 +105,7 @@ class RLObjective:
     def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         if batch.targets is None:
             raise ValueError("RL objectives need targets to compute rewards")
-        policy = get_policy(model, constrained=self.config.constrained)
+        policy = model.rl_policy(constrained=self.config.constrained)
         with _without_dropout(model):  # samples and updates both without dropout
             scored, replayed, encoding = self._scored_rollout(model, policy, batch)
             self.last_scored = scored

@@ -6,9 +6,9 @@ input do not depend on which batch, process or resumed run it lands in.
 
 A rollout is family-neutral: each number is a sequence of *actions*, indices into the policy's
 action space of K choices per step (the K number symbols of a causal LM under its grammar, or
-its whole vocabulary unconstrained; the tabular tokenizer's vocabulary). `POLICIES` maps a
-model family to the adapter that samples rollouts and recomputes their log-probabilities with
-grad; both share one encoding of each input across all its samples.
+its whole vocabulary unconstrained; the tabular tokenizer's vocabulary). Each model family
+supplies a `Policy` (its model's `rl_policy()`) that samples rollouts and recomputes their
+log-probabilities with grad, sharing one encoding of each input across all its samples.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import torch
 from torch import Tensor
 
 from decoreg.core import Batch
-from decoreg.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -159,15 +158,3 @@ def greedy_row_mask(batch_size: int, num_samples: int, with_greedy: bool) -> Ten
     if with_greedy:
         flags[:, -1] = True
     return flags.reshape(-1)
-
-
-def get_policy(model, *, constrained: bool = True) -> Policy:
-    """The rollout adapter of `model`'s family; `constrained` masks actions to the grammar."""
-    from decoreg.rl.causal_lm_policy import CausalLMPolicy
-    from decoreg.rl.tabular_policy import TabularPolicy
-
-    policies = {"causal-lm": CausalLMPolicy, "tabular": TabularPolicy}
-    family = getattr(model, "family", None)
-    if family not in policies:
-        raise ConfigError(f"RL objectives support the families {sorted(policies)}, not {family!r}")
-    return policies[family].for_model(model, constrained=constrained)

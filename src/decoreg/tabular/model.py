@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from decoreg.core import Batch
 from decoreg.errors import ConfigError, DataError
 from decoreg.tabular.features import NAN_POLICIES, FeatureEncoder, as_frame
+from decoreg.tabular.policy import TabularPolicy
 from decoreg.tabular.target import TargetTransform, check_targets
 from decoreg.tokenizers import NumberTokenizer, make_tokenizer
 
@@ -376,6 +377,10 @@ class TabularRegressor(nn.Module):
         return self.lm_head(self.final_norm(x[:, 0]))
 
     # ---- persistence ----------------------------------------------------------------------------
+
+    def rl_policy(self, *, constrained: bool = True):
+        """The RL objectives' adapter for this family (`decoreg.tabular.policy`)."""
+        return TabularPolicy.for_model(self, constrained=constrained)
 
     def save(self, directory: str) -> None:
         """Write `model.safetensors` (weights) and `decoreg.json` (config, encoders)."""

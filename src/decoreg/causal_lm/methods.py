@@ -1,0 +1,170 @@
+"""How objectives, heads and decoders fit together, and the RAFT paper's methods by name.
+
+Heads predict without decoding: a head objective reads its numbers with the `head` decoder,
+and asking for any other decoder with it is an error (and `head` without a head likewise).
+`PAPER_METHODS` names every row of the RAFT paper's Tables 2-4 as estimator parameters, so
+`decoreg train --method ce-rail` and `DecodingRegressor(**PAPER_METHODS["ce-rail"].params)`
+run the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from decoreg.causal_lm.heads import HEAD_KINDS
+from decoreg.errors import ConfigError
+
+HEAD_DECODER = "head"
+INIT_CHOICES = ("pretrained", "random")
+
+
+def objective_head_kinds(objective) -> tuple[str, ...]:
+    """The head kinds an objective trains (empty for objectives that decode)."""
+    return tuple(getattr(objective, "head_kinds", ()))
+
+
+def resolve_head(objective_name: str, objective, head: str | None) -> str | None:
+    """The head the model needs: the user's choice, checked, or the objective's default."""
+    kinds = objective_head_kinds(objective)
+    if not kinds:
+        if head is not None:
+            raise ConfigError(
+                f"head={head!r} needs a head objective ('head' or 'learnable-raft'); objective "
+                f"{objective_name!r} decodes numbers and trains no head"
+            )
+        return None
+    if head is None:
+        return kinds[0]
+    if head not in HEAD_KINDS:
+        raise ConfigError(f"unknown head {head!r}; choose from {list(HEAD_KINDS)}")
+    if head not in kinds:
+        raise ConfigError(
+            f"head {head!r} cannot be trained by objective {objective_name!r}; choose from "
+            f"{list(kinds)}"
+        )
+    return head
+
+
+def resolve_decoder(
+    objective_name: str, objective, decoder: str | None, default_decoder: str
+) -> str:
+    """The decoder name to use; heads read their head and refuse every other decoder."""
+    if objective_head_kinds(objective):
+        if decoder not in (None, HEAD_DECODER):
+            raise ConfigError(
+                f"decoder {decoder!r} cannot be used with objective {objective_name!r}: heads "
+                f"do not decode, their number is read directly (decoder {HEAD_DECODER!r}, the "
+                "default); leave the decoder unset"
+            )
+        return HEAD_DECODER
+    if decoder == HEAD_DECODER:
+        raise ConfigError(
+            f"decoder {HEAD_DECODER!r} reads a predictive head, but objective {objective_name!r} "
+            "trains none; use objective 'head' (with head=...) or another decoder"
+        )
+    return decoder or default_decoder
+
+
+def check_init(init: str) -> None:
+    if init not in INIT_CHOICES:
+        raise ConfigError(f"init must be one of {list(INIT_CHOICES)}, got {init!r}")
+
+
+@dataclass(frozen=True)
+class PaperMethod:
+    """A row of the RAFT paper's tables as estimator parameters.
+
+    Attributes:
+        name: The method's name (`--method`).
+        description: What the paper calls it.
+        params: `DecodingRegressor` parameters that define it; everything else stays free.
+    """
+
+    name: str
+    description: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+def _method(name: str, description: str, **params) -> PaperMethod:
+    return PaperMethod(name=name, description=description, params=params)
+
+
+PAPER_METHODS: dict[str, PaperMethod] = {
+    m.name: m
+    for m in [
+        _method("zero-shot-greedy", "zero-shot, greedy decoding", max_steps=0, decoder="greedy"),
+        _method(
+            "zero-shot-rail-sampling",
+            "zero-shot, RAIL by sampling (mean of samples)",
+            max_steps=0,
+            decoder="sample-mean",
+        ),
+        _method(
+            "zero-shot-rail-grid", "zero-shot, RAIL over the grid", max_steps=0, decoder="grid-mean"
+        ),
+        _method("ce-greedy", "cross-entropy fine-tuning, greedy", objective="ce", decoder="greedy"),
+        _method(
+            "ce-rail-sampling",
+            "cross-entropy fine-tuning, RAIL by sampling",
+            objective="ce",
+            decoder="sample-mean",
+        ),
+        _method(
+            "ce-rail",
+            "cross-entropy fine-tuning, RAIL over the grid",
+            objective="ce",
+            decoder="grid-mean",
+        ),
+        _method(
+            "head-token", "predictive head: special-token logit", objective="head", head="token"
+        ),
+        _method(
+            "head-mean", "predictive head: mean-pooled embeddings", objective="head", head="mean"
+        ),
+        _method("head-mlp", "predictive head: MLP on final logits", objective="head", head="mlp"),
+        _method(
+            "raft", "RAFT (squared error of the grid mean)", objective="raft", decoder="grid-mean"
+        ),
+        _method(
+            "learnable-raft-grid",
+            "learnable RAFT, weights over the grid's tokens",
+            objective="learnable-raft",
+            head="learnable-grid",
+        ),
+        _method(
+            "learnable-raft-vocab",
+            "learnable RAFT, weights over the whole vocabulary",
+            objective="learnable-raft",
+            head="learnable-vocab",
+        ),
+        _method(
+            "mbr", "minimum-Bayes-risk loss (appendix C)", objective="mbr", decoder="grid-mean"
+        ),
+        _method(
+            "raft-random-init",
+            "RAFT from a randomly initialized model (Figure 3)",
+            objective="raft",
+            decoder="grid-mean",
+            init="random",
+        ),
+    ]
+}
+
+
+def method_params(name: str, given: Mapping[str, object]) -> dict[str, object]:
+    """The parameters of method `name`, merged with `given`; a conflict is an error.
+
+    Args:
+        name: A key of PAPER_METHODS.
+        given: Parameters the user set explicitly (None values count as unset).
+    """
+    if name not in PAPER_METHODS:
+        raise ConfigError(f"unknown method {name!r}; choose from {sorted(PAPER_METHODS)}")
+    fixed = dict(PAPER_METHODS[name].params)
+    for key, value in given.items():
+        if value is not None and key in fixed and value != fixed[key]:
+            raise ConfigError(
+                f"method {name!r} sets {key}={fixed[key]!r}, but {key}={value!r} was also given"
+            )
+    return {**{k: v for k, v in given.items() if v is not None}, **fixed}

@@ -1,0 +1,304 @@
+"""A pretrained causal LM wrapped as a regression model that writes numbers as text.
+
+Sequences are left-padded so that the answer position (the token after the prompt) is the
+last prompt column for every row; position ids follow the attention mask so padding never
+shifts positions.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from decoreg.causal_lm.folder_safety import check_model_folder
+from decoreg.causal_lm.grid_scoring import GridTrie, grid_sequences, score_trie
+from decoreg.causal_lm.grid_values import check_grid_writable
+from decoreg.causal_lm.heads import HEAD_FILE, HeadSpec, build_head
+from decoreg.causal_lm.lora import LORA_FOLDER, load_adapter, merge, save_lm
+from decoreg.causal_lm.numbers import AffineScaler, DecimalFormat
+from decoreg.causal_lm.policy import CausalLMPolicy
+from decoreg.causal_lm.prompts import PromptTemplate
+from decoreg.core import Batch
+from decoreg.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+FAMILY = "causal-lm"
+SPEC_FILE = "causal_lm.json"
+LM_FOLDER = "lm"
+
+
+@dataclass(frozen=True)
+class CausalLMSpec:
+    """Everything besides the weights that defines how a causal LM regresses.
+
+    Attributes:
+        base_model: Built-in name or folder the weights started from (for the record).
+        template: Prompt template; the rendered prompt ends right before the number.
+        decimals: Decimals used when writing targets as text.
+        grid: Grid values (in target space) for RAFT and the grid decoders; each must be
+            written exactly with `decimals` (multi-token numbers are scored by a prefix trie).
+        scaler: Affine map from raw targets to the target space the model writes.
+        max_prompt_tokens: Longer inputs have their text shortened to fit.
+        fallback: Raw-space prediction used where the output cannot be parsed (counted).
+        head: A predictive head read instead of decoding (None: the model only decodes).
+    """
+
+    base_model: str
+    template: str
+    decimals: int = 0
+    grid: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0)
+    scaler: AffineScaler = field(default_factory=AffineScaler)
+    max_prompt_tokens: int = 256
+    fallback: float = 0.0
+    head: HeadSpec | None = None
+
+    def __post_init__(self) -> None:
+        PromptTemplate(self.template)  # validates the placeholder and trailing space
+        DecimalFormat(self.decimals)
+        if len(self.grid) < 2 or len(set(self.grid)) != len(self.grid):
+            raise ConfigError(f"grid needs at least two distinct values, got {self.grid}")
+        if self.max_prompt_tokens < 8:
+            raise ConfigError(f"max_prompt_tokens must be >= 8, got {self.max_prompt_tokens}")
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["grid"] = list(self.grid)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> CausalLMSpec:
+        values = dict(values)
+        values["grid"] = tuple(values["grid"])
+        values["scaler"] = AffineScaler(**values["scaler"])
+        if values.get("head") is not None:
+            values["head"] = HeadSpec(**values["head"])
+        return cls(**values)
+
+
+class CausalLMRegressor(nn.Module):
+    """A Hugging Face causal LM plus its tokenizer, number format, grid and scaler."""
+
+    family = FAMILY
+
+    def __init__(self, lm: nn.Module, tokenizer, spec: CausalLMSpec) -> None:
+        super().__init__()
+        self.lm = lm
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self.template = PromptTemplate(spec.template)
+        self.number_format = DecimalFormat(spec.decimals)
+        self.eos_id = _eos_id(tokenizer)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
+        self._special_prefix = _special_prefix_ids(tokenizer)
+        self._prefix_ids = self._encode(self.template.prefix)
+        self._suffix_ids = self._encode(self.template.suffix)
+        budget = spec.max_prompt_tokens - len(self._special_prefix + self._prefix_ids)
+        self._text_budget = budget - len(self._suffix_ids)
+        if self._text_budget < 1:
+            raise ConfigError(
+                f"max_prompt_tokens={spec.max_prompt_tokens} leaves no room for text after the "
+                "template's own tokens"
+            )
+        self.head = build_head(spec.head, self) if spec.head is not None else None
+
+    # ----------------------------------------------------------------- inputs and targets
+    def prepare_inputs(self, texts: Sequence[str]) -> list[list[int]]:
+        """Tokenize and render each text once; over-long texts are shortened, with a warning."""
+        prepared, shortened = [], 0
+        for text in texts:
+            text_ids = self._encode(str(text))
+            if len(text_ids) > self._text_budget:
+                text_ids = text_ids[: self._text_budget]
+                shortened += 1
+            prepared.append(self._special_prefix + self._prefix_ids + text_ids + self._suffix_ids)
+        if shortened:
+            logger.warning(
+                "%d of %d inputs were longer than max_prompt_tokens=%d and had their text "
+                "shortened (the template's instruction and answer cue were kept)",
+                shortened,
+                len(texts),
+                self.spec.max_prompt_tokens,
+            )
+        return prepared
+
+    @property
+    def fallback(self) -> float:
+        """Raw-space prediction where the output cannot be parsed (the training median)."""
+        return self.spec.fallback
+
+    def input_lengths(self, inputs: Sequence[list[int]]) -> np.ndarray:
+        return np.array([len(ids) for ids in inputs])
+
+    def make_batch(self, inputs: Sequence[list[int]], targets: np.ndarray | None) -> Batch:
+        if targets is None:
+            return Batch(inputs=list(inputs))
+        z = torch.tensor(self.to_target_space(np.asarray(targets)), dtype=torch.float32)
+        return Batch(inputs=list(inputs), targets=z)
+
+    def to_target_space(self, y: np.ndarray) -> np.ndarray:
+        return self.spec.scaler.transform(y)
+
+    def from_target_space(self, z: np.ndarray) -> np.ndarray:
+        return self.spec.scaler.inverse(z)
+
+    def target_token_ids(self, z: float) -> list[int]:
+        """Tokens of the number as written (in target space), followed by end-of-sequence."""
+        return [*self._encode(self.number_format.format(z)), self.eos_id]
+
+    @property
+    def max_number_tokens(self) -> int:
+        """Tokens enough to write any grid-range number (sign, digits, point) plus EOS."""
+        widest = max(abs(v) for v in self.spec.grid)
+        digits = len(self.number_format.format(widest)) + 1  # room for a sign
+        return digits + 1
+
+    @functools.cached_property
+    def grid_token_ids(self) -> list[int]:
+        """Token id of each grid value as written; a ConfigError if one is not a single token."""
+        return self._single_token_ids(self.spec.grid)
+
+    @functools.cached_property
+    def grid_trie(self) -> GridTrie:
+        """Prefix trie of the grid values' tokens (a ConfigError if a value cannot be written)."""
+        check_grid_writable(self.spec.grid, self.spec.decimals)
+        written = [self._encode(self.number_format.format(v)) for v in self.spec.grid]
+        return GridTrie.build(grid_sequences(written, self.eos_id))
+
+    # ------------------------------------------------------------------------- forward
+    def pad_left(self, sequences: Sequence[list[int]]) -> tuple[Tensor, Tensor, Tensor]:
+        """Left-pad token lists; returns input_ids, attention_mask and position_ids, [B, T]."""
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
+        return ids, mask, _positions(mask)
+
+    def forward_logits(self, sequences: Sequence[list[int]], keep_last: int) -> Tensor:
+        """Logits of the last `keep_last` columns of left-padded sequences, [B, keep_last, V]."""
+        ids, mask, positions = self.pad_left(sequences)
+        out = self.lm(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=False,
+            logits_to_keep=keep_last,
+        )
+        return out.logits
+
+    def answer_logprobs(self, prompts: Sequence[list[int]]) -> Tensor:
+        """Log-probabilities of the first answer token, [B, V], in fp32."""
+        return torch.log_softmax(self.forward_logits(prompts, keep_last=1)[:, -1].float(), -1)
+
+    def grid_logprobs(self, prompts: Sequence[list[int]]) -> Tensor:
+        """log p(str(g) | x) for every grid value g, [B, G], scored through the grid's trie.
+
+        A grid of single tokens costs one forward pass; longer numbers share their prefixes.
+        """
+        return score_trie(self, prompts, self.grid_trie)
+
+    def predict_head(self, prompts: Sequence[list[int]]) -> Tensor:
+        """The predictive head's numbers (target space), [B]; a ConfigError without a head."""
+        if self.head is None:
+            raise ConfigError(
+                "this model has no predictive head; train it with objective 'head' (--head ...)"
+            )
+        return self.head(self, prompts)
+
+    # ------------------------------------------------------------------------ saving
+    def rl_policy(self, *, constrained: bool = True):
+        """The RL objectives' adapter for this family (`decoreg.causal_lm.policy`)."""
+        return CausalLMPolicy.for_model(self, constrained=constrained)
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        save_lm(self.lm, directory / LM_FOLDER, directory / LORA_FOLDER)  # LoRA: base + adapter
+        self.tokenizer.save_pretrained(directory / LM_FOLDER)
+        (directory / SPEC_FILE).write_text(json.dumps(self.spec.to_dict(), indent=2))
+        if self.head is not None:
+            save_file(
+                {k: v.contiguous() for k, v in self.head.state_dict().items()},
+                directory / HEAD_FILE,
+            )
+
+    @classmethod
+    def load(cls, directory: str | Path, *, trust_remote_code: bool = False) -> CausalLMRegressor:
+        """Read a folder written by `save` (safetensors only; see `models.folder_safety`)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        directory = Path(directory)
+        check_model_folder(directory, trust_remote_code=trust_remote_code)
+        spec = CausalLMSpec.from_dict(json.loads((directory / SPEC_FILE).read_text()))
+        lm = AutoModelForCausalLM.from_pretrained(
+            directory / LM_FOLDER,
+            dtype=torch.float32,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+        )
+        lm = load_adapter(lm, directory / LORA_FOLDER)
+        tokenizer = AutoTokenizer.from_pretrained(
+            directory / LM_FOLDER, trust_remote_code=trust_remote_code
+        )
+        model = cls(lm, tokenizer, spec)
+        if model.head is not None:
+            model.head.load_state_dict(load_file(directory / HEAD_FILE))
+        return model
+
+    def merge_lora(self) -> None:
+        """Fold LoRA adapters into the weights: a plain model that predicts the same."""
+        self.lm = merge(self.lm)
+
+    # ------------------------------------------------------------------------ helpers
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+
+    def _single_token_ids(self, grid: tuple[float, ...]) -> list[int]:
+        ids = []
+        for value in grid:
+            written = self.number_format.format(value)
+            tokens = self._encode(written)
+            if len(tokens) != 1:
+                raise ConfigError(
+                    f"grid value {value} is written {written!r}, which is {len(tokens)} tokens; "
+                    "the grid must hold single-token numbers (e.g. the digits 0-9 with decimals=0)"
+                )
+            ids.append(tokens[0])
+        return ids
+
+
+def _positions(mask: Tensor) -> Tensor:
+    """Position ids that start at 0 on each row's first real token, [B, T]."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def _eos_id(tokenizer) -> int:
+    if tokenizer.eos_token_id is None:
+        raise ConfigError("the tokenizer has no end-of-sequence token")
+    return int(tokenizer.eos_token_id)
+
+
+def _special_prefix_ids(tokenizer) -> list[int]:
+    """Tokens the tokenizer puts before every text (e.g. Gemma's <bos>; none for SmolLM2)."""
+    plain = tokenizer("x", add_special_tokens=False)["input_ids"]
+    full = tokenizer("x", add_special_tokens=True)["input_ids"]
+    if len(full) > len(plain) and full[len(full) - len(plain) :] == plain:
+        return list(full[: len(full) - len(plain)])
+    return []
+
+
+def fallback_from_targets(y: np.ndarray) -> float:
+    """The raw-space value used where a prediction cannot be parsed: the training median."""
+    value = float(np.median(np.asarray(y, dtype=np.float64)))
+    return value if math.isfinite(value) else 0.0

@@ -1,1 +1,0 @@
-"""Model families: pretrained causal LMs and the tabular encoder-decoder."""
