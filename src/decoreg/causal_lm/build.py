@@ -41,7 +41,8 @@ class LMOptions:
         decimals: Decimals when writing targets; default: the fewest that write every grid
             value exactly (0 for an integer grid, 1 for 0:5:0.1).
         grid: Grid values for RAFT and the grid decoders; default: the digits spanning the
-            (scaled) targets, as in the RAFT paper. Multi-token values are scored by a trie.
+            targets when they are integers within 0..9 (the RAFT paper's rule), else all ten
+            digits with the targets scaled onto 0..9. Multi-token values are scored by a trie.
         scale_targets: "auto" maps targets onto the grid's range only when they fall outside
             it, "always" maps them onto it, "never" refuses targets the grid cannot express.
         max_prompt_tokens: Prompts longer than this have their input text shortened.
@@ -101,16 +102,40 @@ def choose_scaler(y: np.ndarray, grid: tuple[float, ...], policy: str) -> Affine
     return AffineScaler.onto((lo, hi), (grid_lo, grid_hi))
 
 
+ALL_DIGITS = tuple(float(v) for v in range(10))
+
+
+def fits_the_paper_grid(y: np.ndarray) -> bool:
+    """Whether the targets are integers within 0..9, which the paper's digit grid writes as is."""
+    return bool(np.all(y == np.round(y)) and np.min(y) >= 0 and np.max(y) <= 9)
+
+
 def default_grid(y: np.ndarray, options: LMOptions) -> tuple[float, ...]:
+    """The user's grid, else the paper's rule for integer targets within 0..9 (ratings 1-5 get
+    1..5), else all ten single-token digits, onto which the targets are then scaled.
+
+    The integers spanning the raw range, clipped to 0..9, would waste the grid's resolution
+    on scaled targets: scores in [-2.7, 2.8] would get the four values 0..3.
+    """
     if options.grid is not None:
         return tuple(float(v) for v in options.grid)
-    return digit_grid(float(np.min(y)), float(np.max(y)))
+    if fits_the_paper_grid(y):
+        return digit_grid(float(np.min(y)), float(np.max(y)))
+    return ALL_DIGITS
+
+
+def scaling_policy(y: np.ndarray, options: LMOptions) -> str:
+    """`scale_targets`, except that "auto" with the default grid fills all ten digits with
+    targets the paper's grid cannot write (fractional ones inside 0..9 included)."""
+    if options.scale_targets == "auto" and options.grid is None and not fits_the_paper_grid(y):
+        return "always"
+    return options.scale_targets
 
 
 def build_causal_lm(options: LMOptions, y_train: np.ndarray) -> CausalLMRegressor:
     """Load the pretrained LM and fix the grid, number format and scaler from the targets."""
     grid = default_grid(y_train, options)
-    scaler = choose_scaler(y_train, grid, options.scale_targets)
+    scaler = choose_scaler(y_train, grid, scaling_policy(y_train, options))
     decimals = options.decimals
     if decimals is None:
         decimals = fewest_decimals(grid)
