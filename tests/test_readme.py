@@ -51,3 +51,13 @@ def test_every_relative_link_in_readme_points_to_an_existing_file():
     assert links, "README.md links to no file"
     missing = [link for link in links if not (ROOT / link).exists()]
     assert not missing, f"README.md links to missing files: {missing}"
+
+
+def test_the_package_takes_ranges_and_the_cpu_wheel_is_pinned_outside_it():
+    """An exact pin among the dependencies would stop decoreg installing beside a GPU torch."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if "==" in d]
+    assert "torch==2.13.0" in (ROOT / "constraints-cpu.txt").read_text().splitlines()
+    assert all("-c constraints-cpu.txt" in command for command in readme_commands())
