@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from decoreg.core import Batch, Predictions
+from decoreg.core import Batch, Decoder, Predictions
 from decoreg.errors import ConfigError
 from decoreg.tabular.model import TabularRegressor
 
@@ -87,7 +87,7 @@ def _decode(model: TabularRegressor, ids: Tensor) -> np.ndarray:  # [B, S, L] ->
 
 
 @dataclass(frozen=True)
-class GreedyDecoder:
+class GreedyDecoder(Decoder):
     """The most likely token at each step, under the grammar."""
 
     def __call__(
@@ -100,7 +100,7 @@ class GreedyDecoder:
 
 
 @dataclass(frozen=True)
-class SamplingDecoder:
+class SamplingDecoder(Decoder):
     """`num_samples` constrained samples per row at `temperature`, aggregated per row.
 
     Attributes:
@@ -181,7 +181,7 @@ def riemann_readout(probs: Tensor, statistic: str) -> Tensor:
 
 
 @dataclass(frozen=True)
-class HeadDecoder:
+class HeadDecoder(Decoder):
     """Read a non-decoding head: "pointwise", "riemann-mean" or "riemann-median"."""
 
     readout: str = "pointwise"

@@ -10,11 +10,11 @@ import torch
 from decoreg.causal_lm.decoding.sampling import sample_continuations
 from decoreg.causal_lm.numbers import parse_many
 from decoreg.config import DecodeConfig
-from decoreg.core import Batch, Predictions
+from decoreg.core import Batch, Decoder, Predictions
 
 
 @dataclass(frozen=True)
-class Greedy:
+class Greedy(Decoder):
     """The most likely token at each step; the first number in the text is the prediction."""
 
     config: DecodeConfig = field(default_factory=DecodeConfig)
@@ -34,7 +34,7 @@ class Greedy:
 
 
 @dataclass(frozen=True)
-class SampleAggregate:
+class SampleAggregate(Decoder):
     """RAIL by sampling: aggregate the numbers in `num_samples` sampled continuations.
 
     A row counts as unparseable only when none of its samples holds a number; the texts
