@@ -216,13 +216,3 @@ TABULAR_DECODERS = {
     "head-riemann-median": HeadDecoder("riemann-median"),
 }
 """Decoders by name with default options; `dataclasses.replace` one to change options."""
-
-DEFAULT_DECODER_FOR_OBJECTIVE = {
-    "ce": "sample-mean",
-    "ntl-mse": "sample-mean",
-    "ntl-was": "sample-mean",
-    "dist": "sample-mean",
-    "pointwise-mse": "head-pointwise",
-    "riemann": "head-riemann",
-}
-"""The decoder to evaluate each of `TABULAR_OBJECTIVES` with."""
