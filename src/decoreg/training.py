@@ -224,14 +224,16 @@ def _evaluate(
     model, objective: Objective, decoder, validation, rows, config, fallback, world
 ) -> dict[str, float]:
     """Each process decodes every `world.size`-th row; all of them get the whole report,
-    with the objective's own validation metrics (the RL objectives' mean reward) added."""
+    with the objective's own validation metrics (the RL objectives' mean reward) added.
+    Sampling decoders seed each row's noise by the row itself, so one seed for every process
+    gives the numbers one process would."""
     share = rows[strided_share(len(rows), world)]
     predictions = predict_prepared(
         model,
         decoder,
         take_rows(validation.inputs, share),
         batch_size=config.eval_batch_size,
-        seed=config.seed + world.rank,
+        seed=config.seed,
         bf16=config.bf16,
     )
     model.train()
