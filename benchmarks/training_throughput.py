@@ -27,6 +27,7 @@ import torch
 from decoreg.causal_lm.build import LMOptions, build_causal_lm
 from decoreg.causal_lm.objectives import OBJECTIVES
 from decoreg.config import TrainConfig
+from decoreg.core import Objective
 from decoreg.datasets import load_dataset
 from decoreg.training import Dataset, fit
 
@@ -47,7 +48,7 @@ def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 / best
 
 
-class TokenCounter:
+class TokenCounter(Objective):
     """Wraps an objective and counts real and padded prompt tokens of every batch it sees."""
 
     def __init__(self, objective) -> None:

@@ -22,6 +22,7 @@ from decoreg.causal_lm.build import LMOptions, build_causal_lm
 from decoreg.causal_lm.objectives import Raft
 from decoreg.checkpoint import Checkpointer, checkpoint_name
 from decoreg.config import TrainConfig
+from decoreg.core import Objective
 from decoreg.distributed import World
 from decoreg.errors import ConfigError
 from decoreg.estimator import DecodingRegressor
@@ -131,7 +132,7 @@ def test_checkpoint_options_are_validated():
 
 
 @dataclass
-class NoisyRaft:
+class NoisyRaft(Objective):
     """RAFT on targets plus noise from the objective's own generator (like an RL objective's
     sampling): resuming must restore the generator, or the noise after the restart differs."""
 
@@ -165,6 +166,38 @@ def test_an_objectives_own_random_state_is_checkpointed(tiny_model_dir, tmp_path
     resumed, actual = run(TrainConfig(**base, checkpoint_dir=folder, resume=True))
     assert_same_weights(actual, expected)
     assert [r["loss"] for r in resumed.log] == [r["loss"] for r in reference.log]
+
+
+class RecordsState(Objective):
+    """Remembers the state the checkpointer restores into it."""
+
+    def __init__(self) -> None:
+        self.restored = "never"
+
+    def __call__(self, model, batch):
+        raise AssertionError("not trained here")
+
+    def load_state_dict(self, state: dict) -> None:
+        self.restored = state
+
+
+def test_a_checkpoint_from_before_the_objective_hooks_restores(tmp_path):
+    """Checkpoints of objectives without state used to hold None for it: it restores as {}."""
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    objects = dict(model=model, optimizer=optimizer, scheduler=scheduler)
+    checkpointer = Checkpointer(tmp_path, World())
+    path = checkpointer.save(
+        1, **objects, objective=RecordsState(), record={}, best_state=None, fingerprint={}
+    )
+    payload = torch.load(path, weights_only=True)
+    assert payload["rank_states"][0]["objective"] == {}
+    payload["rank_states"][0]["objective"] = None
+    torch.save(payload, path)
+    objective = RecordsState()
+    assert checkpointer.restore(**objects, objective=objective, fingerprint={})[0] == 1
+    assert objective.restored == {}
 
 
 # ------------------------------------------------------------- SIGKILL at a random point

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from decoreg.atomic_files import atomic_write, fsync_directory, remove_stale_temporaries
+from decoreg.core import Objective
 from decoreg.distributed import World, broadcast_int, gather_objects
 from decoreg.errors import ConfigError
 
@@ -96,7 +97,7 @@ class Checkpointer:
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         scheduler,
-        objective,
+        objective: Objective,
         record: dict,
         best_state: dict[str, Tensor] | None,
         fingerprint: dict,
@@ -134,7 +135,7 @@ class Checkpointer:
         return sorted(int(m.group(1)) for m in found if m)
 
     def restore(
-        self, *, model: nn.Module, optimizer, scheduler, objective, fingerprint: dict
+        self, *, model: nn.Module, optimizer, scheduler, objective: Objective, fingerprint: dict
     ) -> tuple[int, dict, dict[str, Tensor] | None] | None:
         """Load the newest checkpoint into the live objects (collective).
 
@@ -158,19 +159,15 @@ class Checkpointer:
         scheduler.load_state_dict(payload["scheduler"])
         rank_state = payload["rank_states"][self.world.rank]
         torch.set_rng_state(rank_state["torch_rng"])
-        if rank_state["objective"] is not None:
-            objective.load_state_dict(rank_state["objective"])
+        saved = rank_state["objective"]  # None: written before every objective had a state
+        objective.load_state_dict({} if saved is None else saved)
         logger.info("resumed from %s", path)
         return step, json.loads(payload["record_json"]), payload["best_state"]
 
 
-def _rank_state(objective) -> dict:
+def _rank_state(objective: Objective) -> dict:
     """What differs between processes: the torch RNG and an objective's own state."""
-    state_dict = getattr(objective, "state_dict", None)
-    return {
-        "torch_rng": torch.get_rng_state(),
-        "objective": state_dict() if callable(state_dict) else None,
-    }
+    return {"torch_rng": torch.get_rng_state(), "objective": objective.state_dict()}
 
 
 def _check_fingerprint(saved: dict, current: dict, path: Path) -> None:

@@ -7,9 +7,10 @@ model and a batch into `Predictions` (numbers in the model's target space plus r
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -97,13 +98,74 @@ class RegressionModel(Protocol):
         ...
 
 
-class Objective(Protocol):
-    """A training loss: `(model, batch) -> (scalar loss, detached float metrics)`."""
+class Objective(ABC):
+    """A training loss: `(model, batch) -> (scalar loss, detached float metrics)`.
 
-    def __call__(self, model: Any, batch: Batch) -> tuple[Tensor, dict[str, float]]: ...
+    The training loop (`decoreg.training.fit`) calls every hook below, never probing for one:
+    `prepare` once before the first step, `begin_step` before each optimizer step, the
+    objective itself on each micro-batch, `validation_metrics` at each evaluation, and
+    `state_dict` / `load_state_dict` when it writes and restores a checkpoint. The defaults do
+    nothing, so an objective overrides only the hooks it needs.
+
+    Attributes:
+        allowed_decoders: The only decoders that can read what this objective trains, the
+            first being the default (a head objective's numbers are read, not decoded); None:
+            any decoder of the family that no objective reserves this way. The rule is
+            applied in one place, `decoreg.family_record.Family.resolve_decoder`.
+        uses_grid: Whether the loss scores the model's grid of numbers (so the model must be
+            able to write every grid value).
+        validation_metric_names: The metrics `validation_metrics` adds to each validation
+            report (the RL objectives: "reward", which `select_by="reward"` needs).
+    """
+
+    allowed_decoders: ClassVar[tuple[str, ...] | None] = None
+    uses_grid: ClassVar[bool] = False
+    validation_metric_names: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def __call__(self, model: Any, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """The scalar loss of `batch` (with grad) and detached float metrics ("loss" among
+        them)."""
+
+    def prepare(self, model: Any) -> None:  # noqa: B027 - a hook that does nothing by default
+        """Called once before the first step, and before a resumed run restores its checkpoint
+        (so it sees the starting weights)."""
+
+    def begin_step(self, step: int) -> None:  # noqa: B027 - a hook that does nothing by default
+        """Called before the micro-batches of optimizer step `step` (counted from 1)."""
+
+    def validation_metrics(
+        self,
+        model: Any,
+        targets: np.ndarray,  # [N] on the user's scale
+        predictions: np.ndarray,  # [N] decoded, NaN where unparseable
+    ) -> dict[str, float]:
+        """Metrics of the objective's own added to each validation report (none by default);
+        their names are `validation_metric_names`."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must keep for the run to continue bit for bit (tensors and plain
+        values only); empty for objectives without state of their own."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 - no state by default
+        """Restore what `state_dict` returned."""
 
 
-class Decoder(Protocol):
-    """Turns a model and a batch into numbers, with an explicit random generator."""
+class Decoder(ABC):
+    """Turns a model and a batch into numbers in the model's target space.
 
-    def __call__(self, model: Any, batch: Batch, *, generator: torch.Generator) -> Predictions: ...
+    Sampling decoders draw each row's noise from `generator.initial_seed()` and the row's own
+    content (`decoreg.rl.rollout.input_uniforms`), never from the generator's running state,
+    so a row's prediction depends neither on its position nor on the other rows of its batch.
+
+    Attributes:
+        uses_grid: Whether the decoder scores the model's grid of numbers.
+    """
+
+    uses_grid: ClassVar[bool] = False
+
+    @abstractmethod
+    def __call__(self, model: Any, batch: Batch, *, generator: torch.Generator) -> Predictions:
+        """One prediction per row of `batch`; `generator` seeds any sampling."""

@@ -18,7 +18,6 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from decoreg.causal_lm.folder_safety import check_model_folder
-from decoreg.causal_lm.methods import resolve_decoder
 from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.data import (
     PYTHON_SOURCE,
@@ -247,11 +246,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
 
     def decoder_name(self) -> str:
         """The decoder used: the one given, else the default for the objective."""
-        family = get_family(self.family)
-        default = family.default_decoder
-        if family.decoder_for_objective is not None:
-            default = family.decoder_for_objective(self.objective_name())
-        return resolve_decoder(self.objective_name(), self.build_objective(), self.decoder, default)
+        return get_family(self.family).resolve_decoder(self.objective_name(), self.decoder)
 
     def objective_name(self) -> str:
         """The objective used: the one given, else the family's default (raft, or ce)."""

@@ -86,19 +86,18 @@ def fit(
     `checkpoint_every` steps and `config.resume` continues from the newest one, ending with
     the same weights as an uninterrupted run (`decoreg.checkpoint`).
     """
+    if not isinstance(objective, Objective):
+        raise TypeError(f"the objective must be a decoreg.core.Objective, not {objective!r}")
+    if decoder is not None and not isinstance(decoder, Decoder):
+        raise TypeError(f"the decoder must be a decoreg.core.Decoder, not {decoder!r}")
     if validation is not None and decoder is None:
         raise ValueError("validation needs a decoder to turn the model's output into numbers")
-    extra_metrics = getattr(objective, "validation_metrics", None)  # RL: the mean reward
-    if not callable(extra_metrics):
-        extra_metrics = None
-    if config.select_by == "reward" and extra_metrics is None:
+    if config.select_by == "reward" and "reward" not in objective.validation_metric_names:
         raise ConfigError(
             "select_by='reward' needs an objective that rewards its predictions (remax, grpo, "
             "rloo, genre2); use 'rmse' or 'mae'"
         )
-    prepare = getattr(objective, "prepare", None)
-    if callable(prepare):
-        prepare(model)  # before a checkpoint is restored: sees the starting weights
+    objective.prepare(model)  # before a checkpoint is restored: sees the starting weights
     world = World.current()
     torch.manual_seed(config.seed + world.rank)  # dropout masks differ between processes
     params = [p for p in model.parameters() if p.requires_grad]
@@ -150,7 +149,7 @@ def fit(
         result.steps_run = step
         if validation is not None and _is_eval_step(step, config):
             report = _evaluate(
-                model, extra_metrics, decoder, validation, eval_rows, config, fallback, world
+                model, objective, decoder, validation, eval_rows, config, fallback, world
             )
             result.evaluations.append({"step": step, **report})
             if _improves(report, result.best_validation, config.select_by):
@@ -188,13 +187,11 @@ def fit(
 
 
 def _optimizer_step(
-    model, objective, train, order, step, world, config, optimizer, sum_gradients
+    model, objective: Objective, train, order, step, world, config, optimizer, sum_gradients
 ) -> dict:
     """Accumulate `grad_accum_steps` micro-batches, average gradients over processes, step."""
     totals: dict[str, float] = {}
-    begin_step = getattr(objective, "begin_step", None)
-    if callable(begin_step):
-        begin_step(step)  # objectives that sample (RL) seed their noise with the step number
+    objective.begin_step(step)  # objectives that sample (RL) seed their noise with the step
     for micro in range(config.grad_accum_steps):
         rows = order.local_batch((step - 1) * config.grad_accum_steps + micro, world.rank)
         batch = model.make_batch(take_rows(train.inputs, rows), train.targets[rows])
@@ -224,17 +221,19 @@ def _improves(report: dict, best: dict | None, select_by: str) -> bool:
 
 
 def _evaluate(
-    model, extra_metrics, decoder, validation, rows, config, fallback, world
+    model, objective: Objective, decoder, validation, rows, config, fallback, world
 ) -> dict[str, float]:
     """Each process decodes every `world.size`-th row; all of them get the whole report,
-    with the objective's own validation metrics (the RL objectives' mean reward) added."""
+    with the objective's own validation metrics (the RL objectives' mean reward) added.
+    Sampling decoders seed each row's noise by the row itself, so one seed for every process
+    gives the numbers one process would."""
     share = rows[strided_share(len(rows), world)]
     predictions = predict_prepared(
         model,
         decoder,
         take_rows(validation.inputs, share),
         batch_size=config.eval_batch_size,
-        seed=config.seed + world.rank,
+        seed=config.seed,
         bf16=config.bf16,
     )
     model.train()
@@ -243,8 +242,7 @@ def _evaluate(
     y_pred = np.where(parsed, values, fallback)
     targets = validation.targets[rows]
     report = regression_report(targets, y_pred, parsed)
-    if extra_metrics is not None:
-        report.update(extra_metrics(model, targets, np.where(parsed, values, np.nan)))
+    report.update(objective.validation_metrics(model, targets, np.where(parsed, values, np.nan)))
     return report
 
 

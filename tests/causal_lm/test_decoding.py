@@ -4,6 +4,7 @@ import torch
 
 from decoreg.causal_lm.decoding import DECODERS
 from decoreg.config import DecodeConfig
+from decoreg.inference import predict_prepared
 from tests.fakes import fixed_regressor
 
 PROMPTS = ["good", "bad"]
@@ -81,6 +82,28 @@ def test_sample_mean_and_median_aggregate_the_samples(tokenizer):
     assert np.all(np.abs(mean - 3.0) < 0.3)  # 6 standard deviations
     median = decode(model, "sample-median", seed=1, num_samples=401).values
     assert set(median.tolist()) <= {2.0, 4.0}
+
+
+@pytest.mark.parametrize("name", ["sample-mean", "sample-quantile"])
+def test_a_prompts_samples_do_not_depend_on_its_batch(tokenizer, name):
+    """Noise is seeded by the seed and each prompt's tokens: the same prompts decoded in
+    another order, in a subset, or in batches of two give the same numbers for the same
+    prompts (8 samples of 2 or 4 per prompt, so prompts do differ)."""
+    model = fixed_regressor(tokenizer, TWO_WAY)
+    prompts = [f"row {i}" for i in range(10)]
+    inputs = model.prepare_inputs(prompts)
+
+    def values(rows, batch_size=16):
+        chosen = [inputs[i] for i in rows]
+        decoder = DECODERS[name](DecodeConfig(num_samples=8, quantile=0.3))
+        return predict_prepared(model, decoder, chosen, batch_size=batch_size, seed=5).values
+
+    whole = values(range(10))
+    order = np.random.default_rng(0).permutation(10)
+    np.testing.assert_array_equal(values(order), whole[order])
+    np.testing.assert_array_equal(values([6, 1]), whole[[6, 1]])
+    np.testing.assert_array_equal(values(range(10), batch_size=2), whole)
+    assert len(set(whole.tolist())) > 1
 
 
 @pytest.mark.parametrize("name", sorted(DECODERS))

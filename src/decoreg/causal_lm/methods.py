@@ -1,7 +1,8 @@
-"""How objectives, heads and decoders fit together, and the RAFT paper's methods by name.
+"""How heads fit objectives, and the RAFT paper's methods by name.
 
-Heads predict without decoding: a head objective reads its numbers with the `head` decoder,
-and asking for any other decoder with it is an error (and `head` without a head likewise).
+A head objective ("head", "learnable-raft") trains one of its `head_kinds` and reads its
+numbers with the `head` decoder (the rule for decoders lives in
+`decoreg.family_record.Family.resolve_decoder`, from each objective's `allowed_decoders`).
 `PAPER_METHODS` names every row of the RAFT paper's Tables 2-4 as estimator parameters, so
 `decoreg train --method ce-rail` and `DecodingRegressor(**PAPER_METHODS["ce-rail"].params)`
 run the same thing.
@@ -13,15 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from decoreg.causal_lm.heads import HEAD_KINDS
+from decoreg.causal_lm.objectives.head import HeadRegression
 from decoreg.errors import ConfigError
 
-HEAD_DECODER = "head"
 INIT_CHOICES = ("pretrained", "random")
 
 
 def objective_head_kinds(objective) -> tuple[str, ...]:
-    """The head kinds an objective trains (empty for objectives that decode)."""
-    return tuple(getattr(objective, "head_kinds", ()))
+    """The head kinds an objective (or its factory) trains; empty for objectives that decode."""
+    kind = objective if isinstance(objective, type) else type(objective)
+    return kind.head_kinds if issubclass(kind, HeadRegression) else ()
 
 
 def resolve_head(objective_name: str, objective, head: str | None) -> str | None:
@@ -44,26 +46,6 @@ def resolve_head(objective_name: str, objective, head: str | None) -> str | None
             f"{list(kinds)}"
         )
     return head
-
-
-def resolve_decoder(
-    objective_name: str, objective, decoder: str | None, default_decoder: str
-) -> str:
-    """The decoder name to use; heads read their head and refuse every other decoder."""
-    if objective_head_kinds(objective):
-        if decoder not in (None, HEAD_DECODER):
-            raise ConfigError(
-                f"decoder {decoder!r} cannot be used with objective {objective_name!r}: heads "
-                f"do not decode, their number is read directly (decoder {HEAD_DECODER!r}, the "
-                "default); leave the decoder unset"
-            )
-        return HEAD_DECODER
-    if decoder == HEAD_DECODER:
-        raise ConfigError(
-            f"decoder {HEAD_DECODER!r} reads a predictive head, but objective {objective_name!r} "
-            "trains none; use objective 'head' (with head=...) or another decoder"
-        )
-    return decoder or default_decoder
 
 
 def check_init(init: str) -> None:

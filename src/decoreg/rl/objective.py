@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from decoreg.core import Batch
+from decoreg.core import Batch, Objective
 from decoreg.rl.advantages import ADVANTAGES
 from decoreg.rl.config import RLConfig
 from decoreg.rl.loss import masked_entropy, policy_gradient_loss
@@ -55,14 +55,14 @@ class ScoredRollout:
     old_logprobs: Tensor | None = None
 
 
-class RLObjective:
+class RLObjective(Objective):
     """Sequence-level RL on a model's own decoded numbers (see the module docstring).
 
     Args:
         config: The RL options; validated before any model is touched.
     """
 
-    uses_grid = False
+    validation_metric_names = ("reward",)
 
     def __init__(self, config: RLConfig) -> None:
         self.config = config

@@ -5,7 +5,6 @@ objective of `TABULAR_OBJECTIVES` and predict with any decoder of `TABULAR_DECOD
 """
 
 from decoreg.tabular.decoding import (
-    DEFAULT_DECODER_FOR_OBJECTIVE,
     TABULAR_DECODERS,
     GreedyDecoder,
     HeadDecoder,
@@ -29,7 +28,6 @@ from decoreg.tabular.objectives import (
 from decoreg.tabular.target import TargetTransform
 
 __all__ = [
-    "DEFAULT_DECODER_FOR_OBJECTIVE",
     "TABULAR_DECODERS",
     "TABULAR_OBJECTIVES",
     "CrossEntropy",

@@ -11,7 +11,7 @@ from decoreg.config import DecodeConfig
 from decoreg.data import require_columns
 from decoreg.errors import ConfigError
 from decoreg.tabular import TabularModelConfig, TabularRegressor, build_tabular_model
-from decoreg.tabular.decoding import DEFAULT_DECODER_FOR_OBJECTIVE, TABULAR_DECODERS
+from decoreg.tabular.decoding import TABULAR_DECODERS
 from decoreg.tabular.objectives import TABULAR_OBJECTIVES
 
 _DECODE_OPTIONS = {f.name for f in fields(DecodeConfig)}
@@ -75,7 +75,3 @@ def select_features(params: dict, frame: pd.DataFrame, source: str) -> pd.DataFr
 
 def build_tabular(params: dict, inputs: pd.DataFrame, y: np.ndarray) -> TabularRegressor:
     return build_tabular_model(inputs, y, tabular_config(params))
-
-
-def default_decoder(objective: str) -> str:
-    return DEFAULT_DECODER_FOR_OBJECTIVE.get(objective, "sample-mean")

@@ -8,8 +8,13 @@ non-finite sample, which aggregation skips. Values are in the model's [0, 1] tar
     sample-*: `num_samples` numbers per row at `temperature`, aggregated by mean, median,
         clipped mean / median (samples clipped to the model's [-margin, 1 + margin] target range
         first) or a quantile (`sample-quantile`, the `quantile` option; what
-        `DecodingRegressor.predict_quantiles` uses).
+        `DecodingRegressor.predict_quantiles` uses), all by `decoreg.aggregation`.
     head-*: read the pointwise or Riemann head (for models trained with those objectives).
+
+Sampling noise is a pure function of the seed and each row's own features (`row_keys`,
+`decoreg.rl.rollout.input_uniforms`), so a row's samples do not depend on its position or on
+the other rows of the batch: predicting a permuted or partial frame gives the same numbers
+for the same rows.
 """
 
 from __future__ import annotations
@@ -20,16 +25,25 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from decoreg.core import Batch, Predictions
+from decoreg.aggregation import AGGREGATES, aggregate
+from decoreg.core import Batch, Decoder, Predictions
 from decoreg.errors import ConfigError
+from decoreg.rl.rollout import choose_actions, input_uniforms
 from decoreg.tabular.model import TabularRegressor
 
-AGGREGATES = ("mean", "median", "clipped-mean", "clipped-median", "quantile")
 HEAD_READOUTS = ("pointwise", "riemann-mean", "riemann-median")
+DECODING_STEP = 0  # the `step` of decoding noise; RL rollouts count their steps from 1
 
 
 def _slice_inputs(inputs: dict[str, Tensor], start: int, stop: int) -> dict[str, Tensor]:
     return {name: tensor[start:stop] for name, tensor in inputs.items()}
+
+
+def row_keys(inputs: dict[str, Tensor]) -> list[bytes]:
+    """One byte string per row of the encoded features: what seeds the row's noise."""
+    arrays = [inputs[name].detach().cpu().numpy() for name in sorted(inputs)]
+    rows = len(arrays[0]) if arrays else 0
+    return [b"".join(array[row].tobytes() for array in arrays) for row in range(rows)]
 
 
 @torch.no_grad()
@@ -39,7 +53,7 @@ def sample_token_ids(
     *,
     num_samples: int,
     temperature: float,
-    generator: torch.Generator | None,
+    seed: int = 0,
     max_sequences: int = 16384,
 ) -> Tensor:
     """Grammar-constrained numbers for every row, with a key/value cache.
@@ -49,32 +63,39 @@ def sample_token_ids(
         batch: Rows to condition on.
         num_samples: Numbers per row (S).
         temperature: Softmax temperature; 0 takes the argmax (then S copies are identical).
-        generator: Random source for sampling (unused at temperature 0).
+        seed: Seeds the sampling noise, with each row's features (unused at temperature 0).
         max_sequences: Decode at most this many sequences at once (rows are chunked).
 
     Returns:
         [B, S, L] int64 token ids.
     """
-    tokenizer, rows = model.tokenizer, len(batch)
+    tokenizer, rows, length = model.tokenizer, len(batch), model.tokenizer.num_tokens
     chunk_rows = max(1, max_sequences // num_samples)
     chunks = []
     for start in range(0, rows, chunk_rows):
         inputs = _slice_inputs(batch.inputs, start, min(rows, start + chunk_rows))
         state = model.start_decoding(inputs, num_samples)
         ids = torch.zeros(state.memory_kv[0][0].shape[0], 0, dtype=torch.long)
+        noise = None  # [N, L], row b * S + s for sample s of row b
+        if temperature > 0:
+            keys = row_keys(inputs)
+            noise = input_uniforms(
+                keys, seed=seed, step=DECODING_STEP, num_samples=num_samples, num_steps=length
+            ).reshape(-1, length)
         last = None
-        for _ in range(tokenizer.num_tokens):
+        for position in range(length):
             logits = model.decode_step(state, last).float().cpu()  # [N, V]
             logits = logits.masked_fill(~tokenizer.next_token_mask(ids), float("-inf"))
-            if temperature == 0:
+            if noise is None:
                 step = logits.argmax(-1)
             else:
-                probs = (logits / temperature).softmax(-1)
-                step = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+                sampled = torch.zeros(len(logits), dtype=torch.bool)
+                log_probs = logits.log_softmax(-1)
+                step = choose_actions(log_probs, sampled, temperature, noise[:, position])
             ids = torch.cat([ids, step.unsqueeze(1)], dim=1)
             last = step.to(model.device)
-        chunks.append(ids.view(-1, num_samples, tokenizer.num_tokens))
-    return torch.cat(chunks) if chunks else torch.zeros(0, num_samples, tokenizer.num_tokens)
+        chunks.append(ids.view(-1, num_samples, length))
+    return torch.cat(chunks) if chunks else torch.zeros(0, num_samples, length, dtype=torch.long)
 
 
 def _texts(model: TabularRegressor, ids: Tensor) -> list[str]:  # ids: [B, L]
@@ -87,26 +108,30 @@ def _decode(model: TabularRegressor, ids: Tensor) -> np.ndarray:  # [B, S, L] ->
 
 
 @dataclass(frozen=True)
-class GreedyDecoder:
+class GreedyDecoder(Decoder):
     """The most likely token at each step, under the grammar."""
 
     def __call__(
         self, model: TabularRegressor, batch: Batch, *, generator: torch.Generator
     ) -> Predictions:
-        ids = sample_token_ids(model, batch, num_samples=1, temperature=0.0, generator=generator)
+        ids = sample_token_ids(model, batch, num_samples=1, temperature=0.0)
         values = _decode(model, ids)[:, 0]
         finite = np.isfinite(values)
         return Predictions(np.where(finite, values, np.nan), _texts(model, ids[:, 0]), finite)
 
 
 @dataclass(frozen=True)
-class SamplingDecoder:
+class SamplingDecoder(Decoder):
     """`num_samples` constrained samples per row at `temperature`, aggregated per row.
+
+    Each row's noise comes from `generator.initial_seed()` and the row's features, so its
+    prediction does not depend on the batch it is decoded in.
 
     Attributes:
         num_samples: Samples per row.
         temperature: Softmax temperature (> 0).
-        aggregate: "mean", "median", "clipped-mean", "clipped-median" or "quantile".
+        aggregate: "mean", "median", "clipped-mean", "clipped-median" or "quantile"
+            (`decoreg.aggregation`).
         quantile: The quantile for aggregate "quantile", in [0, 1].
         max_sequences: Sequences decoded at once; bounds memory.
     """
@@ -128,22 +153,14 @@ class SamplingDecoder:
             raise ConfigError(f"quantile must be in [0, 1], got {self.quantile}")
 
     def aggregate_samples(self, samples: np.ndarray, clip_margin: float | None) -> np.ndarray:
-        """[B, S] sample values (non-finite = unusable) -> [B] aggregates, NaN if none usable."""
-        samples = np.where(np.isfinite(samples), samples, np.nan)
-        if self.aggregate.startswith("clipped"):
-            margin = 0.0 if clip_margin is None else clip_margin
-            samples = np.clip(samples, -margin, 1.0 + margin)
-        out = np.full(len(samples), np.nan)
-        usable = ~np.isnan(samples).all(axis=1)
-        if usable.any():
-            kept = samples[usable]
-            if self.aggregate.endswith("mean"):
-                out[usable] = np.nanmean(kept, axis=1)
-            elif self.aggregate.endswith("median"):
-                out[usable] = np.nanmedian(kept, axis=1)
-            else:
-                out[usable] = np.nanquantile(kept, self.quantile, axis=1)
-        return out
+        """[B, S] sample values (non-finite = unusable) -> [B] aggregates, NaN if none usable.
+
+        The clipped aggregates clip into [-margin, 1 + margin] ([0, 1] without a margin).
+        """
+        margin = 0.0 if clip_margin is None else clip_margin
+        return aggregate(
+            samples, self.aggregate, quantile=self.quantile, bounds=(-margin, 1.0 + margin)
+        )
 
     def __call__(
         self, model: TabularRegressor, batch: Batch, *, generator: torch.Generator
@@ -153,7 +170,7 @@ class SamplingDecoder:
             batch,
             num_samples=self.num_samples,
             temperature=self.temperature,
-            generator=generator,
+            seed=generator.initial_seed(),
             max_sequences=self.max_sequences,
         )
         values = self.aggregate_samples(_decode(model, ids), model.target.clip_margin)
@@ -181,7 +198,7 @@ def riemann_readout(probs: Tensor, statistic: str) -> Tensor:
 
 
 @dataclass(frozen=True)
-class HeadDecoder:
+class HeadDecoder(Decoder):
     """Read a non-decoding head: "pointwise", "riemann-mean" or "riemann-median"."""
 
     readout: str = "pointwise"
@@ -216,13 +233,3 @@ TABULAR_DECODERS = {
     "head-riemann-median": HeadDecoder("riemann-median"),
 }
 """Decoders by name with default options; `dataclasses.replace` one to change options."""
-
-DEFAULT_DECODER_FOR_OBJECTIVE = {
-    "ce": "sample-mean",
-    "ntl-mse": "sample-mean",
-    "ntl-was": "sample-mean",
-    "dist": "sample-mean",
-    "pointwise-mse": "head-pointwise",
-    "riemann": "head-riemann",
-}
-"""The decoder to evaluate each of `TABULAR_OBJECTIVES` with."""

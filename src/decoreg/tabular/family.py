@@ -17,7 +17,6 @@ FAMILY = Family(
     build=tabular.build_tabular,
     select_inputs=tabular.select_features,
     check_options=tabular.tabular_config,
-    decoder_for_objective=tabular.default_decoder,
     default_num_samples=128,
     default_threads=1,
     default_bf16=False,

@@ -1,4 +1,4 @@
-"""Training losses for `TabularRegressor`, each a callable `(model, batch) -> (loss, metrics)`.
+"""Training losses for `TabularRegressor`: `core.Objective`s, `(model, batch) -> (loss, metrics)`.
 
 Token losses (on grammar-masked log-probabilities of the target's number tokens):
     ce: cross-entropy.
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from decoreg.core import Batch
+from decoreg.core import Batch, Objective
 from decoreg.errors import ConfigError
 from decoreg.tabular.model import TabularRegressor
 
@@ -99,7 +99,7 @@ def _token_metrics(log_probs: Tensor, ids: Tensor, ce: Tensor) -> dict[str, floa
 
 
 @dataclass(frozen=True)
-class CrossEntropy:
+class CrossEntropy(Objective):
     """Mean cross-entropy per number token, under the grammar mask."""
 
     def __call__(self, model: TabularRegressor, batch: Batch) -> tuple[Tensor, dict[str, float]]:
@@ -109,7 +109,7 @@ class CrossEntropy:
 
 
 @dataclass(frozen=True)
-class NumberTokenLoss:
+class NumberTokenLoss(Objective):
     """Cross-entropy plus `weight` times the number token loss of `kind` ("mse" or "was")."""
 
     kind: str = "mse"
@@ -139,7 +139,7 @@ class NumberTokenLoss:
 
 
 @dataclass(frozen=True)
-class DistanceSoftLabels:
+class DistanceSoftLabels(Objective):
     """Cross-entropy against distance-aware soft labels (`distance_soft_labels`)."""
 
     temperature: float = 1.0
@@ -160,8 +160,10 @@ class DistanceSoftLabels:
 
 
 @dataclass(frozen=True)
-class PointwiseMSE:
+class PointwiseMSE(Objective):
     """A linear head on the encoder, trained with mean squared error in the target space."""
+
+    allowed_decoders = ("head-pointwise",)  # a head is read, not decoded
 
     def __call__(self, model: TabularRegressor, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         loss = F.mse_loss(model.pointwise(batch), _targets(batch))
@@ -169,8 +171,10 @@ class PointwiseMSE:
 
 
 @dataclass(frozen=True)
-class RiemannHead:
+class RiemannHead(Objective):
     """A histogram head on the encoder: cross-entropy on the target's bin over [0, 1]."""
+
+    allowed_decoders = ("head-riemann", "head-riemann-median")  # its mean, or its median
 
     def __call__(self, model: TabularRegressor, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         logits = model.riemann_logits(batch)

@@ -1,4 +1,9 @@
-"""Decoders that read numbers from generated text: greedy, and RAIL by sampling."""
+"""Decoders that read numbers from generated text: greedy, and RAIL by sampling.
+
+Sampling noise is a pure function of the seed and each prompt's tokens
+(`decoreg.rl.rollout.input_uniforms`), so a prompt's samples do not depend on its position or
+on the other prompts of the batch.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import Tensor
 
+from decoreg.aggregation import aggregate
 from decoreg.causal_lm.decoding.sampling import sample_continuations
 from decoreg.causal_lm.numbers import parse_many
 from decoreg.config import DecodeConfig
-from decoreg.core import Batch, Predictions
+from decoreg.core import Batch, Decoder, Predictions
+from decoreg.rl.rollout import input_uniforms
+
+DECODING_STEP = 0  # the `step` of decoding noise; RL rollouts count their steps from 1
 
 
 @dataclass(frozen=True)
-class Greedy:
+class Greedy(Decoder):
     """The most likely token at each step; the first number in the text is the prediction."""
 
     config: DecodeConfig = field(default_factory=DecodeConfig)
@@ -34,38 +44,46 @@ class Greedy:
 
 
 @dataclass(frozen=True)
-class SampleAggregate:
+class SampleAggregate(Decoder):
     """RAIL by sampling: aggregate the numbers in `num_samples` sampled continuations.
 
-    A row counts as unparseable only when none of its samples holds a number; the texts
-    report how many samples were readable.
+    The statistic ("mean", "median" or "quantile") is computed by `decoreg.aggregation` over
+    the samples that hold a number; a row counts as unparseable only when none does, and the
+    texts report how many samples were readable.
     """
 
     config: DecodeConfig = field(default_factory=DecodeConfig)
     statistic: str = "mean"
 
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
+        max_new_tokens = self.config.max_new_tokens or model.max_number_tokens
         samples = sample_continuations(
             model,
             batch.inputs,
             num_samples=self.config.num_samples,
             temperature=self.config.temperature,
             generator=generator,
-            max_new_tokens=self.config.max_new_tokens or model.max_number_tokens,
+            max_new_tokens=max_new_tokens,
+            uniforms=prompt_uniforms(
+                batch.inputs, generator.initial_seed(), self.config.num_samples, max_new_tokens
+            ),
         )
-        values = np.full(len(samples), np.nan)
+        numbers = np.full((len(samples), self.config.num_samples), np.nan)  # [B, S]
         texts = []
         for row, row_samples in enumerate(samples):
-            numbers, ok = parse_many(model.number_format, row_samples)
-            if ok.any():
-                values[row] = _aggregate(numbers[ok], self.statistic, self.config.quantile)
+            values, ok = parse_many(model.number_format, row_samples)
+            numbers[row] = np.where(ok, values, np.nan)
             texts.append(f"{row_samples[0]!r} ({int(ok.sum())}/{len(row_samples)} parsed)")
+        values = aggregate(numbers, self.statistic, quantile=self.config.quantile)
         return Predictions(values=values, texts=texts, parsed=~np.isnan(values))
 
 
-def _aggregate(numbers: np.ndarray, statistic: str, quantile: float) -> float:
-    if statistic == "mean":
-        return float(numbers.mean())
-    if statistic == "median":
-        return float(np.median(numbers))
-    return float(np.quantile(numbers, quantile, method="inverted_cdf"))
+def prompt_uniforms(
+    prompts: list[list[int]], seed: int, num_samples: int, max_new_tokens: int
+) -> Tensor:  # [B * S, max_new_tokens], row b * S + s for sample s of prompt b
+    """Each prompt's sampling noise, seeded by `seed` and the prompt's token ids."""
+    keys = [np.asarray(prompt, dtype=np.int64).tobytes() for prompt in prompts]
+    uniforms = input_uniforms(
+        keys, seed=seed, step=DECODING_STEP, num_samples=num_samples, num_steps=max_new_tokens
+    )
+    return uniforms.reshape(-1, max_new_tokens)

@@ -9,11 +9,11 @@ import torch
 
 from decoreg.causal_lm.grid import expected_value, grid_quantile
 from decoreg.config import DecodeConfig
-from decoreg.core import Batch, Predictions
+from decoreg.core import Batch, Decoder, Predictions
 
 
 @dataclass(frozen=True)
-class GridDecoder:
+class GridDecoder(Decoder):
     """The mean (or a quantile) of the grid distribution at the answer position.
 
     Attributes:

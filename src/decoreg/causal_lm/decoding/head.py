@@ -8,15 +8,14 @@ import numpy as np
 import torch
 
 from decoreg.config import DecodeConfig
-from decoreg.core import Batch, Predictions
+from decoreg.core import Batch, Decoder, Predictions
 
 
 @dataclass(frozen=True)
-class HeadDecoder:
+class HeadDecoder(Decoder):
     """The model's predictive head output for each row (always parsed)."""
 
     config: DecodeConfig = field(default_factory=DecodeConfig)
-    reads_head = True
 
     @torch.no_grad()
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from decoreg.causal_lm.shared_prompt import SharedPromptStepper
+from decoreg.rl.rollout import choose_actions
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def sample_continuations(
     max_new_tokens: int,
     temperature: float,
     generator: torch.Generator,
+    uniforms: Tensor | None = None,
 ) -> list[list[str]]:
     """Return `num_samples` decoded continuations per prompt, cut at end-of-sequence.
 
@@ -63,6 +65,7 @@ def sample_continuations(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         generator=generator,
+        uniforms=uniforms,
     ).grouped_texts()
 
 
@@ -75,10 +78,13 @@ def sample_sequences(
     max_new_tokens: int,
     temperature: float,
     generator: torch.Generator,
+    uniforms: Tensor | None = None,
 ) -> SampledSequences:
     """Sample `num_samples` continuations per prompt, with each token's log-probability.
 
     Temperature 0 takes the most likely token at every step and ignores `generator`.
+    `uniforms` [N, max_new_tokens] in [0, 1), when given, drive the samples by inverse CDF
+    instead of `generator` (per-prompt noise: `decoreg.rl.rollout.input_uniforms`).
     """
     ids, mask, positions = model.pad_left(prompts)
     out = model.lm(
@@ -97,7 +103,8 @@ def sample_sequences(
     finished = torch.zeros(rows, dtype=torch.bool)
     for step in range(max_new_tokens):
         step_logprobs = torch.log_softmax(logits, -1)  # [N, V]
-        chosen = _choose(step_logprobs, temperature, generator)  # [N]
+        noise = None if uniforms is None else uniforms[:, step]
+        chosen = _choose(step_logprobs, temperature, generator, noise)  # [N]
         chosen = torch.where(finished, torch.full_like(chosen, model.eos_id), chosen)
         tokens[:, step] = chosen
         chosen_logprobs = step_logprobs.gather(-1, chosen[:, None]).squeeze(-1)
@@ -112,10 +119,15 @@ def sample_sequences(
     return SampledSequences(tokens, logprobs, lengths, texts, num_samples)
 
 
-def _choose(logprobs: Tensor, temperature: float, generator: torch.Generator) -> Tensor:
+def _choose(
+    logprobs: Tensor, temperature: float, generator: torch.Generator, uniforms: Tensor | None
+) -> Tensor:
     """logprobs: [N, V] -> [N] token ids (argmax at temperature 0, else a seeded sample)."""
     if temperature == 0.0:
         return logprobs.argmax(dim=-1)
+    if uniforms is not None:  # [N]
+        no_greedy = torch.zeros(len(logprobs), dtype=torch.bool)
+        return choose_actions(logprobs, no_greedy, temperature, uniforms)
     probs = logprobs.exp() if temperature == 1.0 else torch.softmax(logprobs / temperature, -1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 

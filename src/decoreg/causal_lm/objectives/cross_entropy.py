@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from decoreg.core import Batch
+from decoreg.core import Batch, Objective
 
 IGNORE = -100
 
 
 @dataclass(frozen=True)
-class CrossEntropy:
+class CrossEntropy(Objective):
     """Mean cross-entropy over the tokens of str(y) and the end-of-sequence token."""
 
     def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:

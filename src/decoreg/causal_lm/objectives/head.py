@@ -11,14 +11,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from decoreg.core import Batch
+from decoreg.core import Batch, Objective
 
 
 @dataclass(frozen=True)
-class HeadRegression:
+class HeadRegression(Objective):
     """mean_b (y_b - head(x_b))^2, with the LM fully fine-tuned underneath."""
 
     head_kinds = ("token", "mean", "mlp", "learnable-grid", "learnable-vocab")
+    allowed_decoders = ("head",)  # heads do not decode: their number is read directly
 
     def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         predicted = model.predict_head(batch.inputs)  # [B]

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from decoreg.core import Batch
+from decoreg.core import Batch, Objective
 
 
 @dataclass(frozen=True)
-class MinimumBayesRisk:
+class MinimumBayesRisk(Objective):
     """Attributes:
     normalize: Renormalize p over the grid (default). Off, mass off the grid counts as
         predicting 0 (as in RAFT), costing y^2 per unit of mass.

@@ -11,11 +11,11 @@ import torch
 from torch import Tensor
 
 from decoreg.causal_lm.grid import expected_value
-from decoreg.core import Batch
+from decoreg.core import Batch, Objective
 
 
 @dataclass(frozen=True)
-class Raft:
+class Raft(Objective):
     """Attributes:
     normalize: Renormalize the grid probabilities before the expectation (the paper's
         default is off: mass off the grid is penalized as if it predicted 0).
