@@ -1,10 +1,10 @@
 """Paired bootstrap over test rows: is method A's RMSE below method B's beyond the noise?
 
 Both methods predict the same test rows; with several seeds each row's squared error is
-averaged over the seeds first, so seed noise and row noise both stay in the per-row errors. Resampling rows with replacement,
-the same rows for both, gives the distribution of RMSE(A) - RMSE(B); its central 95%
-interval decides: entirely below 0, A is better ("held" for the ordering A < B); entirely
-above 0, B is better ("did not hold"); straddling 0, "not separable".
+averaged over the seeds first, so seed noise and row noise both stay in the per-row errors.
+Resampling rows with replacement, the same rows for both, gives the distribution of RMSE(A) -
+RMSE(B); its central 95% interval decides: entirely below 0, A is better ("held" for the
+ordering A < B); entirely above 0, B is better ("did not hold"); straddling 0, "not separable".
 """
 
 from __future__ import annotations
