@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from decoreg.causal_lm.decoding.sampling import sample_continuations
+from decoreg.causal_lm.decoding.sampling import sample_sequences
 from decoreg.causal_lm.numbers import parse_many
 from decoreg.config import DecodeConfig
 from decoreg.core import Batch, Predictions
@@ -20,14 +20,14 @@ class Greedy:
     config: DecodeConfig = field(default_factory=DecodeConfig)
 
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
-        texts = sample_continuations(
+        texts = sample_sequences(
             model,
             batch.inputs,
             num_samples=1,
             temperature=0.0,
             generator=generator,
             max_new_tokens=self.config.max_new_tokens or model.max_number_tokens,
-        )
+        ).grouped_texts()
         flat = [samples[0] for samples in texts]
         values, parsed = parse_many(model.number_format, flat)
         return Predictions(values=values, texts=flat, parsed=parsed)
@@ -45,14 +45,14 @@ class SampleAggregate:
     statistic: str = "mean"
 
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
-        samples = sample_continuations(
+        samples = sample_sequences(
             model,
             batch.inputs,
             num_samples=self.config.num_samples,
             temperature=self.config.temperature,
             generator=generator,
             max_new_tokens=self.config.max_new_tokens or model.max_number_tokens,
-        )
+        ).grouped_texts()
         values = np.full(len(samples), np.nan)
         texts = []
         for row, row_samples in enumerate(samples):

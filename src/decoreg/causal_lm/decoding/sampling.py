@@ -2,7 +2,8 @@
 
 The prompt's KV cache is computed in one forward pass and shared by the samples (one copy per
 prompt, `decoreg.causal_lm.shared_prompt`), so `num_samples` continuations cost one prompt pass
-plus `max_new_tokens` steps of one token per sample.
+plus `max_new_tokens` steps of one token per sample. `SampledSequences.grouped_texts` gives
+the decoded continuations, one list per prompt.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from decoreg.causal_lm.shared_prompt import SharedPromptStepper
 
 
 @dataclass(frozen=True)
@@ -43,29 +42,6 @@ class SampledSequences:
         return [self.texts[i : i + n] for i in range(0, len(self.texts), n)]
 
 
-def sample_continuations(
-    model,
-    prompts: Sequence[list[int]],
-    *,
-    num_samples: int,
-    max_new_tokens: int,
-    temperature: float,
-    generator: torch.Generator,
-) -> list[list[str]]:
-    """Return `num_samples` decoded continuations per prompt, cut at end-of-sequence.
-
-    Temperature 0 takes the most likely token at every step and ignores `generator`.
-    """
-    return sample_sequences(
-        model,
-        prompts,
-        num_samples=num_samples,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        generator=generator,
-    ).grouped_texts()
-
-
 @torch.no_grad()
 def sample_sequences(
     model,
@@ -80,16 +56,9 @@ def sample_sequences(
 
     Temperature 0 takes the most likely token at every step and ignores `generator`.
     """
-    ids, mask, positions = model.pad_left(prompts)
-    out = model.lm(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions,
-        use_cache=True,
-        logits_to_keep=1,
-    )
-    stepper = SharedPromptStepper(model.lm, out.past_key_values, mask, positions, num_samples)
-    logits = out.logits[:, -1].float().repeat_interleave(num_samples, dim=0)  # [N, V]
+    encoding = model.encode_prompts(prompts)
+    stepper = model.continuation_stepper(encoding, num_samples)
+    logits = encoding.last_logits.float().repeat_interleave(num_samples, dim=0)  # [N, V]
     rows = logits.shape[0]
     tokens = torch.full((rows, max_new_tokens), model.eos_id, dtype=torch.long)
     logprobs = torch.zeros((rows, max_new_tokens))
@@ -108,7 +77,7 @@ def sample_sequences(
         if bool(finished.all()) or step == max_new_tokens - 1:
             break
         logits = stepper.step(chosen).float()
-    texts = [_decode(model, row) for row in tokens.tolist()]
+    texts = [model.continuation_text(row) for row in tokens.tolist()]
     return SampledSequences(tokens, logprobs, lengths, texts, num_samples)
 
 
@@ -118,9 +87,3 @@ def _choose(logprobs: Tensor, temperature: float, generator: torch.Generator) ->
         return logprobs.argmax(dim=-1)
     probs = logprobs.exp() if temperature == 1.0 else torch.softmax(logprobs / temperature, -1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-
-
-def _decode(model, token_ids: list[int]) -> str:
-    if model.eos_id in token_ids:
-        token_ids = token_ids[: token_ids.index(model.eos_id)]
-    return model.tokenizer.decode(token_ids, skip_special_tokens=True)
