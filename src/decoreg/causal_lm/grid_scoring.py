@@ -129,7 +129,7 @@ def score_trie(
 
     Args:
         model: A `CausalLMRegressor` (uses `encode_prompts` and `feed_after_prompts`).
-        prompts: Token ids of each prompt (left-padded there).
+        prompts: Token ids of each prompt (left-padded by `encode_prompts`).
         trie: The grid's trie.
         max_chunk_nodes: Inner nodes fed in one pass after the cached prompt.
     """

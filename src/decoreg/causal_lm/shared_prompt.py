@@ -29,7 +29,7 @@ class PromptEncoding:
 
     Attributes:
         cache: The LM's KV cache of the B prompts, or None when not kept. Feeding tokens after
-            the prompts grows it in place: take a `copy` for each use but the last.
+            the prompts grows it in place, so to feed the prompts twice, feed `copy`s.
         last_logits: [B, V] logits of the first answer token.
         mask: [B, T] attention mask of the left-padded prompts.
         positions: [B, T] their position ids.
@@ -41,8 +41,8 @@ class PromptEncoding:
     positions: Tensor
 
     def copy(self, *, detach: bool) -> PromptEncoding:
-        """The same encoding with a fresh cache holding the prompts' keys and values; with
-        `detach`, cut from the graph (for sampling), else gradients flow into the prompts."""
+        """The same encoding with a fresh cache holding what this one's holds (call it before
+        feeding this one); with `detach` cut from the graph, else gradients reach the prompts."""
         from transformers import DynamicCache
 
         cache = DynamicCache()
@@ -73,7 +73,7 @@ def attention_mask_for(lm, allowed: Tensor) -> Tensor:
 def feed_after_prompts(
     lm,
     cache,
-    tokens: Tensor,  # [B, C] fed after each prompt (and what the cache already holds)
+    tokens: Tensor,  # [B, C] fed after what the cache holds (the prompts, maybe more)
     allowed: Tensor,  # [B, 1, C, K] bool: which of the K cached + fed keys each token sees
     positions: Tensor,  # [B, C] position ids of the fed tokens
 ) -> Tensor:  # [B, C, V]
