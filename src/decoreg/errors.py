@@ -15,3 +15,9 @@ class ConfigError(DecoregError, ValueError):
 
 class ModelNotAvailableError(DecoregError, RuntimeError):
     """A built-in model's package is missing: the message says how to install it."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise a ConfigError with `message` unless `condition` holds (option checks in one line)."""
+    if not condition:
+        raise ConfigError(message)

@@ -71,3 +71,28 @@ def test_teacher_forced_chains_equal_stepping_them_one_at_a_time(tokenizer):
         for step in range(chains.shape[1]):
             step_by_step = stepper.step(chains[:, step])
             torch.testing.assert_close(at_once[:, step], step_by_step, rtol=0, atol=1e-5)
+
+
+def test_encode_prompts_matches_each_prompt_run_alone(tokenizer):
+    """One left-padded pass: the last logits of every row equal a plain forward pass of its
+    unpadded prompt (fp32, 1e-5); the mask marks the padding; the cache holds the T prompt
+    columns, and a copy can be fed without growing the original."""
+    spec = CausalLMSpec(base_model="tiny", template="Q: {text}\nA: ", decimals=1)
+    model = CausalLMRegressor(tiny_llama(len(tokenizer), seed=13), tokenizer, spec).eval()
+    prompts = model.prepare_inputs(["x", "a much longer prompt than the first", "mid size"])
+    with torch.no_grad():
+        encoding = model.encode_prompts(prompts)
+        width = max(len(p) for p in prompts)
+        assert encoding.last_logits.shape == (3, len(tokenizer))
+        assert encoding.mask.sum(1).tolist() == [len(p) for p in prompts]
+        assert encoding.mask[:, -1].all() and encoding.cache.get_seq_length() == width
+        for row, prompt in enumerate(prompts):
+            alone = model.lm(input_ids=torch.tensor([prompt])).logits[0, -1]
+            torch.testing.assert_close(encoding.last_logits[row], alone, rtol=0, atol=1e-5)
+        copy = encoding.copy(detach=True)
+        model.continuation_stepper(copy, 2).step(torch.tensor([5, 6] * 3))
+        assert copy.cache.get_seq_length() == width + 2
+        assert encoding.cache.get_seq_length() == width
+        without = model.encode_prompts(prompts, keep_cache=False)
+        assert without.cache is None
+        torch.testing.assert_close(without.last_logits, encoding.last_logits, rtol=0, atol=1e-6)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from decoreg.causal_lm.shared_prompt import attention_mask_for
+from decoreg.causal_lm.shared_prompt import PromptEncoding
 
 DEFAULT_CHUNK_NODES = 256
 
@@ -128,60 +128,43 @@ def score_trie(
     """log p(sequence | prompt) for every trie sequence, in fp32, differentiably.
 
     Args:
-        model: A `CausalLMRegressor` (uses `pad_left` and `lm`).
-        prompts: Token ids of each prompt (left-padded here).
+        model: A `CausalLMRegressor` (uses `encode_prompts` and `feed_after_prompts`).
+        prompts: Token ids of each prompt (left-padded by `encode_prompts`).
         trie: The grid's trie.
         max_chunk_nodes: Inner nodes fed in one pass after the cached prompt.
     """
-    ids, mask, positions = model.pad_left(prompts)  # [B, T]
-    needs_cache = bool(trie.inner)
-    out = model.lm(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions,
-        use_cache=needs_cache,
-        logits_to_keep=1,
-    )
-    rows = ids.shape[0]
-    root = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # [B, V]
+    encoding = model.encode_prompts(prompts, keep_cache=bool(trie.inner))
+    root = torch.log_softmax(encoding.last_logits.float(), dim=-1)  # [B, V]
     # context_logprobs[c]: [B, V] next-token log-probs after node c (root or an inner node).
     context_logprobs: dict[int, Tensor] = {0: root}
-    if needs_cache:
-        cache = out.past_key_values
-        chunks = trie.chunks(max_chunk_nodes)
-        for index, chunk in enumerate(chunks):
-            logits = _chunk_logits(model, trie, chunk, cache, mask, positions)  # [B, C, V]
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            for column, node in enumerate(chunk):
-                context_logprobs.setdefault(node, logprobs[:, column])
-            if index < len(chunks) - 1:
-                cache.crop(-len(chunk))  # back to the prompt alone for the next chunk
-    return _path_sums(trie, context_logprobs, rows)
+    chunks = trie.chunks(max_chunk_nodes) if trie.inner else []
+    for index, chunk in enumerate(chunks):
+        logits = _chunk_logits(model, trie, chunk, encoding)  # [B, C, V]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        for column, node in enumerate(chunk):
+            context_logprobs.setdefault(node, logprobs[:, column])
+        if index < len(chunks) - 1:
+            encoding.cache.crop(-len(chunk))  # back to the prompt alone for the next chunk
+    return _path_sums(trie, context_logprobs, len(prompts))
 
 
-def _chunk_logits(model, trie: GridTrie, chunk: list[int], cache, mask: Tensor, positions: Tensor):
+def _chunk_logits(model, trie: GridTrie, chunk: list[int], encoding: PromptEncoding) -> Tensor:
     """Feed `chunk`'s nodes after the cached prompt under a tree mask; logits [B, C, V]."""
-    rows, width = mask.shape
+    rows, width = encoding.mask.shape
     size = len(chunk)
     column = {node: i for i, node in enumerate(chunk)}
     tree = torch.zeros((size, size), dtype=torch.bool)  # [C, C] node sees ancestors and itself
     for i, node in enumerate(chunk):
         for ancestor in trie.ancestors(node):
             tree[i, column[ancestor]] = True
-    prompt_part = mask.bool()[:, None, None, :].expand(rows, 1, size, width)
+    prompt_part = encoding.mask.bool()[:, None, None, :].expand(rows, 1, size, width)
     tree_part = tree[None, None].expand(rows, 1, size, size)
     allowed = torch.cat([prompt_part, tree_part], dim=-1)  # [B, 1, C, T + C]
     depth = torch.tensor([trie.depths[n] for n in chunk], dtype=torch.long)
-    node_positions = positions[:, -1:] + depth[None, :]  # [B, C]
+    node_positions = encoding.positions[:, -1:] + depth[None, :]  # [B, C]
     node_tokens = torch.tensor([trie.tokens[n] for n in chunk], dtype=torch.long)
-    out = model.lm(
-        input_ids=node_tokens[None, :].expand(rows, size),
-        attention_mask=attention_mask_for(model.lm, allowed),
-        position_ids=node_positions,
-        past_key_values=cache,
-        use_cache=True,
-    )
-    return out.logits
+    tokens = node_tokens[None, :].expand(rows, size)
+    return model.feed_after_prompts(encoding, tokens, allowed, node_positions)
 
 
 def _path_sums(trie: GridTrie, context_logprobs: dict[int, Tensor], rows: int) -> Tensor:

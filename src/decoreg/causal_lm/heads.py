@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from decoreg.errors import ConfigError
+from decoreg.errors import ConfigError, require
 
 HEAD_KINDS = ("token", "mean", "mlp", "learnable-grid", "learnable-vocab")
 HEAD_FILE = "head.safetensors"
@@ -46,12 +46,13 @@ class HeadSpec:
     mlp_hidden: int = 128
 
     def __post_init__(self) -> None:
-        if self.kind not in HEAD_KINDS:
-            raise ConfigError(f"unknown head {self.kind!r}; choose from {list(HEAD_KINDS)}")
-        if self.mlp_hidden < 1:
-            raise ConfigError(f"mlp_hidden must be >= 1, got {self.mlp_hidden}")
-        if self.special_token is not None and self.kind != "token":
-            raise ConfigError(f"special_token applies to the 'token' head, not {self.kind!r}")
+        kind = self.kind
+        require(kind in HEAD_KINDS, f"unknown head {kind!r}; choose from {list(HEAD_KINDS)}")
+        require(self.mlp_hidden >= 1, f"mlp_hidden must be >= 1, got {self.mlp_hidden}")
+        require(
+            self.special_token is None or kind == "token",
+            f"special_token applies to the 'token' head, not {kind!r}",
+        )
 
 
 class TokenLogitHead(nn.Module):
@@ -75,10 +76,7 @@ class MeanPooledHead(nn.Module):
         self.linear = nn.Linear(hidden_size, 1)  # random weights: gradients reach the LM at once
 
     def forward(self, model, prompts: Sequence[list[int]]) -> Tensor:  # [B]
-        ids, mask, positions = model.pad_left(prompts)
-        hidden = model.lm.base_model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False
-        ).last_hidden_state  # [B, T, H]
+        hidden, mask = model.hidden_states(prompts)  # [B, T, H], [B, T]
         weights = mask.to(hidden.dtype)[..., None]  # [B, T, 1]
         pooled = (hidden * weights).sum(1) / weights.sum(1)  # [B, H]
         return self.linear(pooled.float()).squeeze(-1)

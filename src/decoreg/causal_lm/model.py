@@ -2,7 +2,8 @@
 
 Sequences are left-padded so that the answer position (the token after the prompt) is the
 last prompt column for every row; position ids follow the attention mask so padding never
-shifts positions.
+shifts positions. What defines the regression besides the weights (template, decimals, grid,
+scaler, head) is a `CausalLMSpec` (`decoreg.causal_lm.spec`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +20,22 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from decoreg.causal_lm.digit_grammar import DigitGrammar
 from decoreg.causal_lm.folder_safety import check_model_folder
 from decoreg.causal_lm.grid_scoring import GridTrie, grid_sequences, score_trie
 from decoreg.causal_lm.grid_values import check_grid_writable
-from decoreg.causal_lm.heads import HEAD_FILE, HeadSpec, build_head
+from decoreg.causal_lm.heads import HEAD_FILE, build_head
 from decoreg.causal_lm.lora import LORA_FOLDER, load_adapter, merge, save_lm
-from decoreg.causal_lm.numbers import AffineScaler, DecimalFormat
+from decoreg.causal_lm.numbers import DecimalFormat, parse_many
 from decoreg.causal_lm.policy import CausalLMPolicy
 from decoreg.causal_lm.prompts import PromptTemplate
+from decoreg.causal_lm.shared_prompt import (
+    PromptEncoding,
+    SharedPromptStepper,
+    feed_after_prompts,
+    teacher_forced_chains,
+)
+from decoreg.causal_lm.spec import CausalLMSpec
 from decoreg.core import Batch
 from decoreg.errors import ConfigError
 
@@ -38,56 +46,18 @@ SPEC_FILE = "causal_lm.json"
 LM_FOLDER = "lm"
 
 
-@dataclass(frozen=True)
-class CausalLMSpec:
-    """Everything besides the weights that defines how a causal LM regresses.
+class CausalLMRegressor(nn.Module):
+    """A Hugging Face causal LM plus its tokenizer, number format, grid and scaler.
+
+    Decoders, objectives and the RL policy go through its methods (`encode_prompts` and the
+    `continuation_*` methods, `grid_logprobs`, `parse_numbers`, ...), not through its parts.
 
     Attributes:
-        base_model: Built-in name or folder the weights started from (for the record).
-        template: Prompt template; the rendered prompt ends right before the number.
-        decimals: Decimals used when writing targets as text.
-        grid: Grid values (in target space) for RAFT and the grid decoders; each must be
-            written exactly with `decimals` (multi-token numbers are scored by a prefix trie).
-        scaler: Affine map from raw targets to the target space the model writes.
-        max_prompt_tokens: Longer inputs have their text shortened to fit.
-        fallback: Raw-space prediction used where the output cannot be parsed (counted).
-        head: A predictive head read instead of decoding (None: the model only decodes).
+        lm: The Hugging Face causal LM (LoRA-wrapped while LoRA trains).
+        tokenizer: Its Hugging Face tokenizer.
+        spec: The template, decimals, grid, scaler and head.
+        eos_id: The end-of-sequence token that ends every written number.
     """
-
-    base_model: str
-    template: str
-    decimals: int = 0
-    grid: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0)
-    scaler: AffineScaler = field(default_factory=AffineScaler)
-    max_prompt_tokens: int = 256
-    fallback: float = 0.0
-    head: HeadSpec | None = None
-
-    def __post_init__(self) -> None:
-        PromptTemplate(self.template)  # validates the placeholder and trailing space
-        DecimalFormat(self.decimals)
-        if len(self.grid) < 2 or len(set(self.grid)) != len(self.grid):
-            raise ConfigError(f"grid needs at least two distinct values, got {self.grid}")
-        if self.max_prompt_tokens < 8:
-            raise ConfigError(f"max_prompt_tokens must be >= 8, got {self.max_prompt_tokens}")
-
-    def to_dict(self) -> dict:
-        values = asdict(self)
-        values["grid"] = list(self.grid)
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict) -> CausalLMSpec:
-        values = dict(values)
-        values["grid"] = tuple(values["grid"])
-        values["scaler"] = AffineScaler(**values["scaler"])
-        if values.get("head") is not None:
-            values["head"] = HeadSpec(**values["head"])
-        return cls(**values)
-
-
-class CausalLMRegressor(nn.Module):
-    """A Hugging Face causal LM plus its tokenizer, number format, grid and scaler."""
 
     family = FAMILY
 
@@ -101,8 +71,8 @@ class CausalLMRegressor(nn.Module):
         self.eos_id = _eos_id(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
         self._special_prefix = _special_prefix_ids(tokenizer)
-        self._prefix_ids = self._encode(self.template.prefix)
-        self._suffix_ids = self._encode(self.template.suffix)
+        self._prefix_ids = self.encode_text(self.template.prefix)
+        self._suffix_ids = self.encode_text(self.template.suffix)
         budget = spec.max_prompt_tokens - len(self._special_prefix + self._prefix_ids)
         self._text_budget = budget - len(self._suffix_ids)
         if self._text_budget < 1:
@@ -117,7 +87,7 @@ class CausalLMRegressor(nn.Module):
         """Tokenize and render each text once; over-long texts are shortened, with a warning."""
         prepared, shortened = [], 0
         for text in texts:
-            text_ids = self._encode(str(text))
+            text_ids = self.encode_text(str(text))
             if len(text_ids) > self._text_budget:
                 text_ids = text_ids[: self._text_budget]
                 shortened += 1
@@ -154,7 +124,7 @@ class CausalLMRegressor(nn.Module):
 
     def target_token_ids(self, z: float) -> list[int]:
         """Tokens of the number as written (in target space), followed by end-of-sequence."""
-        return [*self._encode(self.number_format.format(z)), self.eos_id]
+        return [*self.encode_text(self.number_format.format(z)), self.eos_id]
 
     @property
     def max_number_tokens(self) -> int:
@@ -172,8 +142,35 @@ class CausalLMRegressor(nn.Module):
     def grid_trie(self) -> GridTrie:
         """Prefix trie of the grid values' tokens (a ConfigError if a value cannot be written)."""
         check_grid_writable(self.spec.grid, self.spec.decimals)
-        written = [self._encode(self.number_format.format(v)) for v in self.spec.grid]
+        written = [self.encode_text(self.number_format.format(v)) for v in self.spec.grid]
         return GridTrie.build(grid_sequences(written, self.eos_id))
+
+    def continuation_text(self, token_ids: Sequence[int]) -> str:
+        """A sampled continuation as text, cut before its first end-of-sequence token."""
+        token_ids = list(token_ids)
+        if self.eos_id in token_ids:
+            token_ids = token_ids[: token_ids.index(self.eos_id)]
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True)
+
+    def parse_numbers(self, texts: Sequence[str]) -> np.ndarray:
+        """[N] float64 the first number in each text (target space), NaN where there is none."""
+        return parse_many(self.number_format, list(texts))[0]
+
+    def format_number(self, z: float) -> str:
+        """A target-space number as the model writes it (rounded to the spec's decimals)."""
+        return self.number_format.format(z)
+
+    @functools.cached_property
+    def digit_grammar(self) -> DigitGrammar:
+        """The numbers of the grid's range as written with the spec's decimals."""
+        grid, decimals = self.spec.grid, self.spec.decimals
+        return DigitGrammar.for_range(min(grid), max(grid), decimals)
+
+    def encode_text(self, text: str) -> list[int]:
+        """Token ids of `text` without special tokens (none for the empty text)."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+
+    _encode = encode_text  # the older private name
 
     # ------------------------------------------------------------------------- forward
     def pad_left(self, sequences: Sequence[list[int]]) -> tuple[Tensor, Tensor, Tensor]:
@@ -188,15 +185,15 @@ class CausalLMRegressor(nn.Module):
 
     def forward_logits(self, sequences: Sequence[list[int]], keep_last: int) -> Tensor:
         """Logits of the last `keep_last` columns of left-padded sequences, [B, keep_last, V]."""
+        return self._run(sequences, keep_last=keep_last, keep_cache=False)[0].logits
+
+    def hidden_states(self, sequences: Sequence[list[int]]) -> tuple[Tensor, Tensor]:
+        """The LM's final hidden states of left-padded sequences, [B, T, H], and their mask."""
         ids, mask, positions = self.pad_left(sequences)
-        out = self.lm(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=False,
-            logits_to_keep=keep_last,
+        out = self.lm.base_model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False
         )
-        return out.logits
+        return out.last_hidden_state, mask
 
     def answer_logprobs(self, prompts: Sequence[list[int]]) -> Tensor:
         """Log-probabilities of the first answer token, [B, V], in fp32."""
@@ -216,6 +213,48 @@ class CausalLMRegressor(nn.Module):
                 "this model has no predictive head; train it with objective 'head' (--head ...)"
             )
         return self.head(self, prompts)
+
+    # ------------------------------------------------- prompts encoded once, continued many times
+    def encode_prompts(
+        self, prompts: Sequence[list[int]], *, keep_cache: bool = True
+    ) -> PromptEncoding:
+        """Run left-padded prompts once: their KV cache (unless not `keep_cache`), the logits
+        of the first answer token and the mask; what sampling, RL and grid scoring start from."""
+        out, mask, positions = self._run(prompts, keep_last=1, keep_cache=keep_cache)
+        cache = out.past_key_values if keep_cache else None
+        return PromptEncoding(cache, out.logits[:, -1], mask, positions)
+
+    def continuation_stepper(
+        self, encoding: PromptEncoding, rows_per_prompt: int
+    ) -> SharedPromptStepper:
+        """Feeds R continuations per prompt one token at a time after `encoding`'s cache."""
+        return SharedPromptStepper(
+            self.lm, encoding.cache, encoding.mask, encoding.positions, rows_per_prompt
+        )
+
+    def continuation_logits(self, encoding: PromptEncoding, tokens: Tensor) -> Tensor:
+        """Teacher-forced logits after each token of R given continuations per prompt.
+
+        Args:
+            encoding: The prompts (B rows); gradients flow through its cache if it has them.
+            tokens: [B * R, S] the continuations' tokens, rows ordered `b * R + r`.
+
+        Returns:
+            [B * R, S, V]: the logits after each continuation's tokens 0..s.
+        """
+        return teacher_forced_chains(
+            self.lm, encoding.cache, encoding.mask, encoding.positions, tokens
+        )
+
+    def feed_after_prompts(
+        self,
+        encoding: PromptEncoding,
+        tokens: Tensor,  # [B, C]
+        allowed: Tensor,  # [B, 1, C, K] bool over the K cached + fed keys
+        positions: Tensor,  # [B, C]
+    ) -> Tensor:  # [B, C, V]
+        """Logits of `tokens` fed after `encoding`'s cache under a custom attention mask."""
+        return feed_after_prompts(self.lm, encoding.cache, tokens, allowed, positions)
 
     # ------------------------------------------------------------------------ saving
     def rl_policy(self, *, constrained: bool = True):
@@ -261,14 +300,23 @@ class CausalLMRegressor(nn.Module):
         self.lm = merge(self.lm)
 
     # ------------------------------------------------------------------------ helpers
-    def _encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+    def _run(self, sequences: Sequence[list[int]], *, keep_last: int, keep_cache: bool):
+        """One forward pass of left-padded sequences: (LM output, mask, positions)."""
+        ids, mask, positions = self.pad_left(sequences)
+        out = self.lm(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=keep_cache,
+            logits_to_keep=keep_last,
+        )
+        return out, mask, positions
 
     def _single_token_ids(self, grid: tuple[float, ...]) -> list[int]:
         ids = []
         for value in grid:
             written = self.number_format.format(value)
-            tokens = self._encode(written)
+            tokens = self.encode_text(written)
             if len(tokens) != 1:
                 raise ConfigError(
                     f"grid value {value} is written {written!r}, which is {len(tokens)} tokens; "

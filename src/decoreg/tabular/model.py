@@ -6,183 +6,34 @@ Inputs are a pandas DataFrame of feature rows or a sequence of dict rows (one ma
 column name -> value); either way columns are matched by name, and extra columns are ignored.
 Targets live in the [0, 1] space of `TargetTransform`. The decoder reads the encoder's output as
 `memory_tokens` vectors through cross-attention; `start_decoding` / `decode_step` decode with a
-key/value cache, so sampling many numbers per row costs one encoder pass per row.
+key/value cache, so sampling many numbers per row costs one encoder pass per row. The options
+live in `decoreg.tabular.config`, the decoder's blocks in `decoreg.tabular.layers`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from decoreg.core import Batch
 from decoreg.errors import ConfigError, DataError
-from decoreg.tabular.features import NAN_POLICIES, FeatureEncoder, as_frame
+from decoreg.tabular.config import TabularModelConfig
+from decoreg.tabular.features import FeatureEncoder, as_frame
+from decoreg.tabular.layers import DecoderLayer, DecodingState
 from decoreg.tabular.policy import TabularPolicy
 from decoreg.tabular.target import TargetTransform, check_targets
-from decoreg.tokenizers import NumberTokenizer, make_tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "tabular.json"
 FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class TabularModelConfig:
-    """Options of the tabular encoder-decoder. Defaults are a small GenRe2-sized model.
-
-    The width, feed-forward size and dropout defaults (64, 256, 0.2) beat 128, 512, 0.1 on both
-    Friedman #1 and abalone in test R^2 at half the training time (cross-entropy, lr 1e-3,
-    batch 128, early stopping; see benchmarks/results/tabular_objectives.md).
-
-    Attributes:
-        tokenizer: Number tokenizer name (a key of `decoreg.tokenizers.NUMBER_TOKENIZERS`).
-        tokenizer_options: Its options, e.g. {"base": 10, "digits": 4} (default: the
-            tokenizer's own, 3 base-10 digits for "normalized").
-        special_values: Wrap the tokenizer with NaN / inf / invalid tokens.
-        d_model: Width of the encoder output and of the decoder.
-        heads: Attention heads in the decoder (must divide d_model).
-        layers: Decoder layers.
-        ff_size: Hidden size of the decoder feed-forward blocks.
-        dropout: Dropout in the encoder MLP and the decoder.
-        encoder_layers: Hidden layers of the encoder MLP (each d_model wide).
-        memory_tokens: Vectors the encoder hands the decoder's cross-attention.
-        category_dim: Embedding width per categorical column.
-        nan_policy: "error" or "impute" for missing feature values.
-        categorical_columns: Columns forced categorical; None to infer from dtypes.
-        clip_margin: Decoded values clip to [-m, 1 + m] in the target space; None: no clip.
-        riemann_bins: Bins of the Riemann (histogram) head over [0, 1].
-        seed: Seed for parameter initialization.
-    """
-
-    tokenizer: str = "normalized"
-    tokenizer_options: Mapping[str, int] = field(default_factory=dict)
-    special_values: bool = False
-    d_model: int = 64
-    heads: int = 4
-    layers: int = 2
-    ff_size: int = 256
-    dropout: float = 0.2
-    encoder_layers: int = 2
-    memory_tokens: int = 4
-    category_dim: int = 16
-    nan_policy: str = "error"
-    categorical_columns: tuple[str, ...] | None = None
-    clip_margin: float | None = 0.1
-    riemann_bins: int = 256
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tokenizer_options", dict(self.tokenizer_options))
-        if self.categorical_columns is not None:
-            object.__setattr__(self, "categorical_columns", tuple(self.categorical_columns))
-        self.make_tokenizer()  # ConfigError for a bad name or option
-        for name in ("d_model", "heads", "layers", "ff_size", "encoder_layers", "memory_tokens"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
-        if self.d_model % self.heads:
-            raise ConfigError(f"heads ({self.heads}) must divide d_model ({self.d_model})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.category_dim < 1 or self.riemann_bins < 2:
-            raise ConfigError("category_dim must be >= 1 and riemann_bins >= 2")
-        if self.nan_policy not in NAN_POLICIES:
-            raise ConfigError(f"nan_policy must be one of {NAN_POLICIES}, got {self.nan_policy!r}")
-        if self.clip_margin is not None and not 0.0 <= self.clip_margin < math.inf:
-            raise ConfigError(f"clip_margin must be >= 0 or None, got {self.clip_margin}")
-
-    def make_tokenizer(self) -> NumberTokenizer:
-        return make_tokenizer(
-            self.tokenizer, self.tokenizer_options, special_values=self.special_values
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["categorical_columns"] = (
-            None if self.categorical_columns is None else list(self.categorical_columns)
-        )
-        return data
-
-
-class _Attention(nn.Module):
-    def __init__(self, d_model: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.heads, self.dropout = heads, dropout
-        self.query = nn.Linear(d_model, d_model)
-        self.key_value = nn.Linear(d_model, 2 * d_model)
-        self.out = nn.Linear(d_model, d_model)
-
-    def _split(self, x: Tensor) -> Tensor:  # [N, T, d] -> [N, h, T, d/h]
-        n, t, d = x.shape
-        return x.view(n, t, self.heads, d // self.heads).transpose(1, 2)
-
-    def keys_values(self, x: Tensor) -> tuple[Tensor, Tensor]:  # x: [N, T, d]
-        key, value = self.key_value(x).chunk(2, dim=-1)
-        return self._split(key), self._split(value)
-
-    def forward(self, x: Tensor, key: Tensor, value: Tensor, causal: bool) -> Tensor:
-        """x: [N, T, d]; key, value: [N, h, S, d/h] -> [N, T, d]."""
-        attended = F.scaled_dot_product_attention(
-            self._split(self.query(x)),
-            key,
-            value,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=causal,
-        )
-        n, _, t, _ = attended.shape
-        return self.out(attended.transpose(1, 2).reshape(n, t, -1))
-
-
-class _DecoderLayer(nn.Module):
-    """Pre-norm: causal self-attention, cross-attention to the encoder memory, feed-forward."""
-
-    def __init__(self, d_model: int, heads: int, ff_size: int, dropout: float) -> None:
-        super().__init__()
-        self.self_norm, self.cross_norm, self.ff_norm = (nn.LayerNorm(d_model) for _ in range(3))
-        self.self_attention = _Attention(d_model, heads, dropout)
-        self.cross_attention = _Attention(d_model, heads, dropout)
-        self.ff = nn.Sequential(nn.Linear(d_model, ff_size), nn.GELU(), nn.Linear(ff_size, d_model))
-        self.drop = nn.Dropout(dropout)
-
-    def forward(
-        self,
-        x: Tensor,  # [N, T, d]
-        memory_kv: tuple[Tensor, Tensor],  # [N, h, M, d/h] each
-        cache: tuple[Tensor, Tensor] | None,  # [N, h, t, d/h] each: earlier positions
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        h = self.self_norm(x)
-        key, value = self.self_attention.keys_values(h)
-        if cache is not None:
-            key, value = torch.cat([cache[0], key], 2), torch.cat([cache[1], value], 2)
-        x = x + self.drop(self.self_attention(h, key, value, causal=cache is None))
-        x = x + self.drop(self.cross_attention(self.cross_norm(x), *memory_kv, causal=False))
-        x = x + self.drop(self.ff(self.ff_norm(x)))
-        return x, (key, value)
-
-
-@dataclass
-class DecodingState:
-    """Incremental decoding state for N sequences (rows repeated for samples).
-
-    Attributes:
-        memory_kv: Per layer, the cross-attention keys and values, [N, h, M, d/h] each.
-        cache: Per layer, the self-attention keys and values so far, [N, h, t, d/h] each.
-        position: Tokens fed so far (t).
-    """
-
-    memory_kv: list[tuple[Tensor, Tensor]]
-    cache: list[tuple[Tensor, Tensor]] | None = None
-    position: int = 0
 
 
 class TabularRegressor(nn.Module):
@@ -216,7 +67,7 @@ class TabularRegressor(nn.Module):
         self.token_embedding = nn.Embedding(vocab + 1, d)  # id `vocab` starts every number
         self.position_embedding = nn.Embedding(length, d)
         self.decoder_layers = nn.ModuleList(
-            _DecoderLayer(d, config.heads, config.ff_size, config.dropout)
+            DecoderLayer(d, config.heads, config.ff_size, config.dropout)
             for _ in range(config.layers)
         )
         self.final_norm = nn.LayerNorm(d)
@@ -375,6 +226,48 @@ class TabularRegressor(nn.Module):
             new_cache.append(layer_cache)
         state.cache, state.position = new_cache, state.position + 1
         return self.lm_head(self.final_norm(x[:, 0]))
+
+    # ---- the numbers it writes (what decoders and RL policies read) ----------------------------
+
+    @property
+    def max_number_tokens(self) -> int:
+        """Tokens of every number (the tokenizer's numbers all have this length)."""
+        return self.tokenizer.num_tokens
+
+    def allowed_next_tokens(self, prefix_ids: Tensor) -> Tensor:
+        """[N, t] number-token prefixes -> [N, V] bool, True where the grammar allows a token."""
+        return self.tokenizer.next_token_mask(prefix_ids)
+
+    def decode_numbers(self, ids: np.ndarray) -> np.ndarray:
+        """[N, L] number-token ids -> [N] float64 target-space values; NaN where a row breaks
+        the grammar (and for the special-value tokens NaN and invalid)."""
+        return self.tokenizer.decode(ids)
+
+    def number_texts(self, ids: Sequence[Sequence[int]]) -> list[str]:
+        """Each row of number-token ids written out as its token strings."""
+        return ["".join(self.tokenizer.ids_to_tokens(row)) for row in ids]
+
+    def digit_range(self) -> tuple[int, int]:
+        """(smallest, largest) digit when every number is fixed-length, most-significant-first
+        digits whose token id is the digit (the 'normalized' tokenizer); else a ConfigError."""
+        name = self.tokenizer.name
+        if name != "normalized":
+            raise ConfigError(
+                "fixed-length most-significant-first digits (what expert guidance needs) come "
+                f"from the 'normalized' tokenizer, not {name!r}"
+            )
+        return 0, self.tokenizer.base - 1
+
+    def target_space_to(self, u: Tensor, space: str) -> Tensor:
+        """Target-space values (any shape, NaN kept) -> 'z' (the raw targets' z-scores) or
+        'raw' (the user's scale), unclipped."""
+        target = self.target
+        z = u * (target.z_max - target.z_min) + target.z_min
+        if space == "z":
+            return z
+        if space == "raw":
+            return z * target.std + target.mean
+        raise ConfigError(f"space must be 'z' or 'raw', got {space!r}")
 
     # ---- persistence ----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Each row is encoded once: its memory is repeated for the G samples (and the greedy pass), and
 the numbers are written with the model's key/value-cached `decode_step`, under the number
-tokenizer's grammar (`next_token_mask`) unless unconstrained. The action space is the
+tokenizer's grammar (`allowed_next_tokens`) unless unconstrained. The action space is the
 tokenizer's vocabulary.
 """
 
@@ -14,14 +14,13 @@ import torch
 from torch import Tensor
 
 from decoreg.core import Batch
-from decoreg.errors import ConfigError
 from decoreg.rl.expert import expert_digits_fixed_length
 from decoreg.rl.loss import masked_entropy
-from decoreg.rl.rollout import Rollout, choose_actions, greedy_row_mask, row_uniforms
+from decoreg.rl.rollout import Policy, Rollout, RolloutRequest, choose_actions
 
 
 @dataclass(frozen=True)
-class TabularPolicy:
+class TabularPolicy(Policy):
     """The tabular side of the RL objective.
 
     Attributes:
@@ -39,67 +38,45 @@ class TabularPolicy:
             logits = logits.masked_fill(~allowed, float("-inf"))
         return torch.log_softmax(logits.float(), -1)
 
-    @torch.no_grad()
-    def rollout(
-        self,
-        model,
-        batch: Batch,
-        *,
-        num_samples: int,
-        with_greedy: bool,
-        temperature: float,
-        uniforms: Tensor,
-        encoding: None = None,
+    def sample(
+        self, model, batch: Batch, request: RolloutRequest, encoding: None = None
     ) -> Rollout:
-        tokenizer = model.tokenizer
-        b, r = len(batch), num_samples + int(with_greedy)
-        state = model.start_decoding(batch.inputs, r)
-        n, length = b * r, tokenizer.num_tokens
-        greedy = greedy_row_mask(b, num_samples, with_greedy)
-        noise = row_uniforms(uniforms, with_greedy)  # [N, L]
+        state = model.start_decoding(batch.inputs, request.rows_per_input)
+        n, length = len(batch) * request.rows_per_input, model.max_number_tokens
+        greedy = request.greedy_rows()  # [N]
+        noise = request.row_uniforms()  # [N, L]
         ids = torch.zeros(n, 0, dtype=torch.long)
         logprobs = torch.zeros(n, length)
-        allowed_steps = torch.ones(n, length, tokenizer.vocab_size, dtype=torch.bool)
+        allowed_steps = []  # L of [N, V]
         entropy_sum, last = 0.0, None
         for step in range(length):
             logits = model.decode_step(state, last).float().cpu()  # [N, V]
-            allowed = tokenizer.next_token_mask(ids)
+            allowed = model.allowed_next_tokens(ids)
             log_probs = self._log_probs(logits, allowed)
-            chosen = choose_actions(log_probs, greedy, temperature, noise[:, step])
+            chosen = choose_actions(log_probs, greedy, request.temperature, noise[:, step])
             logprobs[:, step] = log_probs.gather(1, chosen[:, None]).squeeze(1)
             entropy_sum += float(masked_entropy(log_probs)[~greedy].sum())
-            allowed_steps[:, step] = allowed
+            allowed_steps.append(allowed)
             ids = torch.cat([ids, chosen[:, None]], dim=1)
             last = chosen.to(model.device)
-        values = torch.from_numpy(tokenizer.decode(ids.numpy())).double()
-        values = torch.where(torch.isfinite(values), values, torch.nan)
-        texts = ["".join(tokenizer.ids_to_tokens(row)) for row in ids.tolist()]
-
-        def samples(x: Tensor) -> Tensor:
-            return x.view(b, r, *x.shape[1:])[:, :num_samples]
-
-        return Rollout(
-            actions=samples(ids),
-            mask=samples(torch.ones(n, length, dtype=torch.bool)),
-            allowed=samples(allowed_steps) if self.constrained else None,
-            logprobs=samples(logprobs),
-            values=samples(values),
-            greedy_values=values.view(b, r)[:, -1] if with_greedy else None,
-            texts=[texts[i * r : i * r + num_samples] for i in range(b)],
-            entropy=entropy_sum / max(1, b * num_samples * length),
+        values = torch.from_numpy(model.decode_numbers(ids.numpy())).double()
+        return request.collect(
+            actions=ids,
+            mask=torch.ones(n, length, dtype=torch.bool),  # every number has all L tokens
+            allowed=torch.stack(allowed_steps, dim=1) if self.constrained else None,
+            logprobs=logprobs,
+            values=torch.where(torch.isfinite(values), values, torch.nan),
+            texts=model.number_texts(ids.tolist()),
+            entropy_sum=entropy_sum,
         )
 
     def num_steps(self, model) -> int:
-        return model.tokenizer.num_tokens
+        return model.max_number_tokens
 
     def input_keys(self, batch: Batch) -> list[bytes]:
         numeric = batch.inputs["numeric"].detach().cpu().numpy()
         categorical = batch.inputs["categorical"].detach().cpu().numpy()
         return [n.tobytes() + c.tobytes() for n, c in zip(numeric, categorical, strict=True)]
-
-    def encode(self, model, batch: Batch) -> None:
-        """Nothing to share: the encoder is a small MLP, cheaper to rerun than to keep."""
-        return None
 
     def action_log_probs(
         self, model, batch: Batch, rollout: Rollout, encoding: None = None
@@ -116,24 +93,10 @@ class TabularPolicy:
         return torch.log_softmax(logits, -1)
 
     def expert_actions(self, model, rollout: Rollout, targets: Tensor) -> Tensor:
-        tokenizer = model.tokenizer
-        if getattr(tokenizer, "name", None) != "normalized":
-            raise ConfigError(
-                "expert guidance needs fixed-length most-significant-first digits: the "
-                f"'normalized' tokenizer, not {tokenizer.name!r}"
-            )
-        truth_ids = torch.from_numpy(tokenizer.encode(targets.double().cpu().numpy()))
-        truth = truth_ids.repeat_interleave(rollout.num_samples, 0)  # digit d has id d
-        return expert_digits_fixed_length(rollout.flat("actions"), truth, 0, tokenizer.base - 1)
-
-    def from_raw(self, model, values: Tensor) -> Tensor:
-        return torch.as_tensor(model.target.forward(values.numpy()), dtype=values.dtype)
+        smallest, largest = model.digit_range()  # a ConfigError unless fixed-length digits
+        truth_ids = model.target_ids(targets).cpu()  # digit d has id d
+        truth = truth_ids.repeat_interleave(rollout.num_samples, 0)
+        return expert_digits_fixed_length(rollout.flat("actions"), truth, smallest, largest)
 
     def to_reward_space(self, model, values: Tensor, space: str) -> Tensor:
-        if space == "model":
-            return values
-        target = model.target
-        z = values * (target.z_max - target.z_min) + target.z_min
-        if space == "z":
-            return z
-        return z * target.std + target.mean
+        return values if space == "model" else model.target_space_to(values, space)

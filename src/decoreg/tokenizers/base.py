@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from decoreg.errors import ConfigError
+from decoreg.errors import require
 
 DIGIT_TOKEN = re.compile(r"<(\d+)>")
 
@@ -36,10 +36,20 @@ def round_half_up(q: Fraction) -> int:
     return math.floor(q + Fraction(1, 2))
 
 
-def require(condition: bool, message: str) -> None:
-    """Raise a ConfigError with `message` unless `condition` holds."""
-    if not condition:
-        raise ConfigError(message)
+def require_digits(name: str, base: int, digits: int, option: str = "digits") -> None:
+    """ConfigError unless 2 <= base <= 1000 and 1 <= `digits` digits in base `base` stay exact
+    in float64 (base**digits <= 2**53)."""
+    require(2 <= base <= 1000, f"{name}: base must be in [2, 1000], not {base}")
+    require(
+        digits >= 1 and base**digits <= 2**53,
+        f"{name}: {option} must be >= 1 with base**{option} <= 2**53, not {digits}",
+    )
+
+
+def require_number(y: float) -> None:
+    """ValueError for NaN: only the special-value wrapper (`SpecialValues`) writes it."""
+    if math.isnan(y):
+        raise ValueError("cannot write NaN without the special-value wrapper")
 
 
 def digit_tokens(value: int, base: int, width: int) -> list[str]:

@@ -17,11 +17,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from decoreg.errors import require
 from decoreg.tokenizers.base import (
     PositionalTokenizer,
     digit_tokens,
     read_digits,
-    require,
+    require_digits,
+    require_number,
     round_half_up,
     tok,
 )
@@ -53,6 +55,14 @@ def _quantize(x: Fraction, base: int, digits: int, min_exp: int, max_exp: int) -
     if exponent > max_exp:
         return top - 1, max_exp
     return mantissa, exponent
+
+
+def _sign_and_magnitude(y: float, max_value: float) -> tuple[str, Fraction]:
+    """The sign token of y (-0.0 keeps its sign) and |y| exactly; infinities clamp to
+    `max_value`; NaN is a ValueError."""
+    require_number(y)
+    sign = tok("-") if math.copysign(1.0, y) < 0 else tok("+")
+    return sign, Fraction(max_value) if math.isinf(y) else abs(Fraction(y))
 
 
 def _scaled(mantissa: np.ndarray, base: int, exponent: np.ndarray) -> np.ndarray:
@@ -101,10 +111,7 @@ class P10Tokenizer(PositionalTokenizer):
         return tuple(tok(d) for d in range(10))
 
     def to_tokens(self, y: float) -> list[str]:
-        if math.isnan(y):
-            raise ValueError("cannot write NaN without the special-value wrapper")
-        sign = tok("-") if math.copysign(1.0, y) < 0 else tok("+")
-        magnitude = Fraction(self.max_value) if math.isinf(y) else abs(Fraction(y))
+        sign, magnitude = _sign_and_magnitude(y, self.max_value)
         e_max = self.max_exponent
         m, e = _quantize(magnitude, 10, self.digits, -e_max, e_max)
         return [sign, *digit_tokens(m, 10, self.digits), tok(f"E{e}")]
@@ -142,12 +149,7 @@ class IEEETokenizer(PositionalTokenizer):
     name: ClassVar[str] = "ieee"
 
     def __post_init__(self) -> None:
-        require(2 <= self.base <= 1000, f"ieee: base must be in [2, 1000], not {self.base}")
-        require(
-            self.mantissa_digits >= 1 and self.base**self.mantissa_digits <= 2**53,
-            f"ieee: need mantissa_digits >= 1 and base**mantissa_digits <= 2**53, "
-            f"not {self.mantissa_digits}",
-        )
+        require_digits(self.name, self.base, self.mantissa_digits, "mantissa_digits")
         require(
             1 <= self.exponent_digits <= 10
             and (self.base**self.exponent_digits + self.mantissa_digits) * math.log(self.base)
@@ -178,10 +180,7 @@ class IEEETokenizer(PositionalTokenizer):
         return float(top * Fraction(self.base) ** (self._e_max - self.mantissa_digits + 1))
 
     def to_tokens(self, y: float) -> list[str]:
-        if math.isnan(y):
-            raise ValueError("cannot write NaN without the special-value wrapper")
-        sign = tok("-") if math.copysign(1.0, y) < 0 else tok("+")
-        magnitude = Fraction(self.max_value) if math.isinf(y) else abs(Fraction(y))
+        sign, magnitude = _sign_and_magnitude(y, self.max_value)
         shift = self.mantissa_digits - 1  # e of the integer mantissa = e of the number - shift
         m, e_int = _quantize(
             magnitude, self.base, self.mantissa_digits, -self._e_max - shift, self._e_max - shift

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar
@@ -13,7 +12,8 @@ from decoreg.tokenizers.base import (
     PositionalTokenizer,
     digit_tokens,
     read_digits,
-    require,
+    require_digits,
+    require_number,
     round_half_up,
     tok,
 )
@@ -37,11 +37,7 @@ class NormalizedTokenizer(PositionalTokenizer):
     name: ClassVar[str] = "normalized"
 
     def __post_init__(self) -> None:
-        require(2 <= self.base <= 1000, f"normalized: base must be in [2, 1000], not {self.base}")
-        require(
-            self.digits >= 1 and self.base**self.digits <= 2**53,
-            f"normalized: digits must be >= 1 with base**digits <= 2**53, not {self.digits}",
-        )
+        require_digits(self.name, self.base, self.digits)
 
     @property
     def num_tokens(self) -> int:
@@ -54,8 +50,7 @@ class NormalizedTokenizer(PositionalTokenizer):
         return self.all_tokens()
 
     def to_tokens(self, y: float) -> list[str]:
-        if math.isnan(y):
-            raise ValueError("cannot write NaN without the special-value wrapper")
+        require_number(y)
         top = self.base**self.digits
         code = (
             0 if y <= 0 else top - 1 if y >= 1 else min(round_half_up(Fraction(y) * top), top - 1)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from decoreg.aggregation import aggregate
-from decoreg.causal_lm.decoding.sampling import sample_continuations
+from decoreg.causal_lm.decoding.sampling import sample_sequences
 from decoreg.causal_lm.numbers import parse_many
 from decoreg.config import DecodeConfig
 from decoreg.core import Batch, Decoder, Predictions
@@ -30,14 +30,14 @@ class Greedy(Decoder):
     config: DecodeConfig = field(default_factory=DecodeConfig)
 
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
-        texts = sample_continuations(
+        texts = sample_sequences(
             model,
             batch.inputs,
             num_samples=1,
             temperature=0.0,
             generator=generator,
             max_new_tokens=self.config.max_new_tokens or model.max_number_tokens,
-        )
+        ).grouped_texts()
         flat = [samples[0] for samples in texts]
         values, parsed = parse_many(model.number_format, flat)
         return Predictions(values=values, texts=flat, parsed=parsed)
@@ -57,7 +57,7 @@ class SampleAggregate(Decoder):
 
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
         max_new_tokens = self.config.max_new_tokens or model.max_number_tokens
-        samples = sample_continuations(
+        samples = sample_sequences(
             model,
             batch.inputs,
             num_samples=self.config.num_samples,
@@ -67,7 +67,7 @@ class SampleAggregate(Decoder):
             uniforms=prompt_uniforms(
                 batch.inputs, generator.initial_seed(), self.config.num_samples, max_new_tokens
             ),
-        )
+        ).grouped_texts()
         numbers = np.full((len(samples), self.config.num_samples), np.nan)  # [B, S]
         texts = []
         for row, row_samples in enumerate(samples):

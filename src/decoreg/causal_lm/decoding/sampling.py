@@ -2,7 +2,8 @@
 
 The prompt's KV cache is computed in one forward pass and shared by the samples (one copy per
 prompt, `decoreg.causal_lm.shared_prompt`), so `num_samples` continuations cost one prompt pass
-plus `max_new_tokens` steps of one token per sample.
+plus `max_new_tokens` steps of one token per sample. `SampledSequences.grouped_texts` gives
+the decoded continuations, one list per prompt.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from decoreg.causal_lm.shared_prompt import SharedPromptStepper
 from decoreg.rl.rollout import choose_actions
 
 
@@ -44,31 +44,6 @@ class SampledSequences:
         return [self.texts[i : i + n] for i in range(0, len(self.texts), n)]
 
 
-def sample_continuations(
-    model,
-    prompts: Sequence[list[int]],
-    *,
-    num_samples: int,
-    max_new_tokens: int,
-    temperature: float,
-    generator: torch.Generator,
-    uniforms: Tensor | None = None,
-) -> list[list[str]]:
-    """Return `num_samples` decoded continuations per prompt, cut at end-of-sequence.
-
-    Temperature 0 takes the most likely token at every step and ignores `generator`.
-    """
-    return sample_sequences(
-        model,
-        prompts,
-        num_samples=num_samples,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        generator=generator,
-        uniforms=uniforms,
-    ).grouped_texts()
-
-
 @torch.no_grad()
 def sample_sequences(
     model,
@@ -86,16 +61,9 @@ def sample_sequences(
     `uniforms` [N, max_new_tokens] in [0, 1), when given, drive the samples by inverse CDF
     instead of `generator` (per-prompt noise: `decoreg.rl.rollout.input_uniforms`).
     """
-    ids, mask, positions = model.pad_left(prompts)
-    out = model.lm(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions,
-        use_cache=True,
-        logits_to_keep=1,
-    )
-    stepper = SharedPromptStepper(model.lm, out.past_key_values, mask, positions, num_samples)
-    logits = out.logits[:, -1].float().repeat_interleave(num_samples, dim=0)  # [N, V]
+    encoding = model.encode_prompts(prompts)
+    stepper = model.continuation_stepper(encoding, num_samples)
+    logits = encoding.last_logits.float().repeat_interleave(num_samples, dim=0)  # [N, V]
     rows = logits.shape[0]
     tokens = torch.full((rows, max_new_tokens), model.eos_id, dtype=torch.long)
     logprobs = torch.zeros((rows, max_new_tokens))
@@ -115,7 +83,7 @@ def sample_sequences(
         if bool(finished.all()) or step == max_new_tokens - 1:
             break
         logits = stepper.step(chosen).float()
-    texts = [_decode(model, row) for row in tokens.tolist()]
+    texts = [model.continuation_text(row) for row in tokens.tolist()]
     return SampledSequences(tokens, logprobs, lengths, texts, num_samples)
 
 
@@ -130,9 +98,3 @@ def _choose(
         return choose_actions(logprobs, no_greedy, temperature, uniforms)
     probs = logprobs.exp() if temperature == 1.0 else torch.softmax(logprobs / temperature, -1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-
-
-def _decode(model, token_ids: list[int]) -> str:
-    if model.eos_id in token_ids:
-        token_ids = token_ids[: token_ids.index(model.eos_id)]
-    return model.tokenizer.decode(token_ids, skip_special_tokens=True)
