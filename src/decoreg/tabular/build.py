@@ -33,6 +33,11 @@ steps) ends most runs before 2,000 steps; benchmarks/results/tabular_objectives.
 """
 
 
+OWNED_PARAMS = frozenset({"tabular_options"})
+"""Estimator parameters only the tabular family reads (`Family.owned_params`); the decoders
+read `num_samples`, `temperature` and `quantile` of the shared `DecodeConfig`."""
+
+
 def _objective_factory(name: str):
     """A factory `(**options) -> objective` that replaces options of the registered default."""
     return lambda **options: replace(TABULAR_OBJECTIVES[name], **options)
