@@ -71,8 +71,6 @@ def tabular_config(params: dict) -> TabularModelConfig:
 
 def select_features(params: dict, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """The feature columns of `frame` (all of them unless `feature_columns` names some)."""
-    if params.get("text_column") is not None:
-        raise ConfigError("the tabular family reads feature columns, not a text column")
     columns = params.get("feature_columns") or [str(c) for c in frame.columns]
     require_columns(frame, columns, source)
     return frame[list(columns)].reset_index(drop=True)
