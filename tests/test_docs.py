@@ -2,7 +2,6 @@
 the generated benchmark tables up to date with the committed results."""
 
 import importlib.util
-import logging
 import re
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def nav_pages(entries) -> list[str]:
 
 
 def doc_pages() -> list[Path]:
-    return sorted(p for p in DOCS.rglob("*.md") if "_hooks" not in p.parts)
+    return sorted(DOCS.rglob("*.md"))
 
 
 def test_every_page_is_in_the_nav_and_every_nav_entry_exists():
@@ -71,22 +70,3 @@ def test_benchmark_tables_match_the_committed_results():
     assert script.render(page) == page, "run `python benchmarks/bench_readme.py`"
     plot = ROOT / "benchmarks" / "results" / script.SUITES[0] / script.PLOT
     assert (ROOT / script.PLOT_COPY).read_bytes() == plot.read_bytes()
-
-
-def test_hook_lowers_only_warnings_about_grouped_parameters():
-    hook = load_script(DOCS / "_hooks" / "grouped_params.py")
-
-    def level_after_filter(message: str) -> int:
-        record = logging.LogRecord(hook.GRIFFE_LOGGER, logging.WARNING, "", 0, message, None, None)
-        assert hook.GroupedParameterFilter().filter(record)
-        return record.levelno
-
-    grouped = "x.py:82: Parameter 'num_samples, temperature' does not appear in the function"
-    pair = "x.py:62: Failed to get 'name: description' pair from 'learning_rate, batch_size,'"
-    single = "x.py:9: Parameter 'learning_rat' does not appear in the function signature"
-    assert level_after_filter(grouped + " signature") == logging.INFO
-    assert level_after_filter(pair) == logging.INFO
-    assert level_after_filter(single) == logging.WARNING
-    assert level_after_filter("x.py:3: Failed to get 'name: description' pair from 'oops'") == (
-        logging.WARNING
-    )

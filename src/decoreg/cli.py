@@ -73,7 +73,9 @@ def _add_train(commands) -> None:
     p.add_argument("--output", type=Path, required=True, help="folder to write the model to")
     p.add_argument("--validation", type=Path, help="validation rows (same columns)")
     p.add_argument("--family", default="causal-lm", choices=sorted(FAMILIES))
-    p.add_argument("--model", default=DEFAULT_MODEL, help="built-in name or local HF folder")
+    p.add_argument(  # no default here: the tabular family refuses a model (it builds its own)
+        "--model", help=f"built-in name or local HF folder (default {DEFAULT_MODEL})"
+    )
     p.add_argument(
         "--method",
         choices=sorted(PAPER_METHODS),

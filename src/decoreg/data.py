@@ -118,6 +118,10 @@ def frame_from_python(inputs, source: str = PYTHON_SOURCE) -> pd.DataFrame:
 
 
 def targets_from_python(y, n_rows: int, source: str = PYTHON_SOURCE) -> np.ndarray:
+    """[N] float64 targets; a missing, non-numeric or infinite one, or a count unlike the
+    inputs', stops here with the row named."""
+    if y is None:  # scikit-learn's wording, which its estimator checks look for
+        raise DataError(f"{source}: fit requires y to be passed, but the target y is None")
     values = list(np.asarray(y, dtype=object).reshape(-1))
     if len(values) != n_rows:
         raise DataError(f"{source}: {n_rows} inputs but {len(values)} targets")

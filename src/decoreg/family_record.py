@@ -33,6 +33,11 @@ class Family:
         train_defaults: `TrainConfig` values (learning_rate, batch_size, max_steps,
             warmup_steps, eval_every, early_stopping_patience) used where the user left the
             estimator's option at None; options not named here take TrainConfig's defaults.
+        owned_params: Estimator parameters only this family reads (beyond the options every
+            family shares: training, decoding, objective, seeds); the estimator refuses one
+            owned by another family that is set away from its default.
+        input_kind: "text" (texts, or columns serialized as text) or "table" (2-D feature
+            tables, accepted as scikit-learn accepts them: DataFrames and any array-like).
     """
 
     name: str
@@ -48,6 +53,8 @@ class Family:
     default_threads: int | None = None
     default_bf16: bool = True
     train_defaults: Mapping[str, float | int] = field(default_factory=dict)
+    owned_params: frozenset[str] = frozenset()
+    input_kind: str = "text"
 
     def resolve_decoder(self, objective: str, decoder: str | None) -> str:
         """The decoder to use with `objective`: `decoder`, checked, or the default.

@@ -58,3 +58,10 @@ def take_rows(inputs: Sequence[Any], rows: np.ndarray) -> Any:
     if hasattr(inputs, "iloc"):  # a pandas frame of tabular rows
         return inputs.iloc[rows]
     return [inputs[i] for i in rows]
+
+
+def holdout(n_rows: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (training rows, validation rows): a `fraction` of the rows, at least one, held out."""
+    order = np.random.default_rng(seed).permutation(n_rows)
+    n_val = max(1, round(fraction * n_rows))
+    return order[n_val:], order[:n_val]

@@ -63,7 +63,7 @@ def test_unknown_tabular_option_names_the_valid_ones():
 
 def test_text_column_is_refused_for_tabular():
     frame, y = linear_rows(20)
-    with pytest.raises(ConfigError, match="feature columns, not a text column"):
+    with pytest.raises(ConfigError, match=r"tabular family ignores text_column='a'.*causal-lm"):
         small(text_column="a").fit(frame, y)
 
 
@@ -121,3 +121,63 @@ def test_tabular_quantiles_are_quantiles_of_the_same_samples():
     np.testing.assert_allclose(bands[:, 1], median, rtol=1e-9)  # same seed: same samples
     assert np.all(bands[:, 0] <= bands[:, 1]) and np.all(bands[:, 1] <= bands[:, 2])
     assert np.all(bands[:, 0] < bands[:, 2])  # 16 samples at T=1 are not all equal
+
+
+# ---------------------------------------------------------- inputs, as scikit-learn takes them
+def test_array_likes_become_frames_with_numbered_columns():
+    frame, y = linear_rows(60)
+    numeric = frame[["a", "b"]].to_numpy()
+    est = small(max_steps=2, decoder="greedy").fit(numeric.tolist(), y)
+    assert est.n_features_in_ == 2 and not hasattr(est, "feature_names_in_")
+    np.testing.assert_array_equal(est.predict(numeric), est.predict(numeric.tolist()))
+    assert est.model_.features.columns == ["x0", "x1"]
+    with pytest.raises(DataError, match="X has 3 features, but DecodingRegressor is expecting 2"):
+        est.predict(frame.assign(c=1.0)[["a", "b", "c"]].to_numpy())
+
+
+def test_a_frame_fit_records_its_feature_names_and_matches_columns_by_name():
+    frame, y = linear_rows(60)
+    est = small(max_steps=2, decoder="greedy").fit(frame, y)
+    assert est.n_features_in_ == 3 and list(est.feature_names_in_) == ["a", "b", "kind"]
+    before = est.predict(frame)
+    shuffled = frame[["kind", "b", "a"]].assign(extra=0.0)  # order and extra columns ignored
+    np.testing.assert_array_equal(est.predict(shuffled), before)
+
+
+def test_feature_columns_pick_the_recorded_features():
+    frame, y = linear_rows(60)
+    est = small(max_steps=2, decoder="greedy", feature_columns=["a", "b"])
+    est.fit(frame.assign(target=y), y)
+    assert list(est.feature_names_in_) == ["a", "b"]
+    est.predict(frame[["a", "b"]])  # the unused columns need not come back
+
+
+def test_sklearn_style_errors_for_bad_arrays():
+    from scipy import sparse
+
+    frame, y = linear_rows(20)
+    numeric = frame[["a", "b"]].to_numpy()
+    est = small(max_steps=1)
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        est.fit(sparse.csr_matrix(numeric), y)
+    with pytest.raises(DataError, match=r"Expected 2D array"):
+        est.fit(numeric[:, 0], y)
+    with pytest.raises(DataError, match="pass a DataFrame for text categories"):
+        est.fit(frame.to_numpy(), y)
+    with pytest.raises(DataError, match=r"column 'x0', .*index label 3\) is missing \(NaN"):
+        est.fit(np.where(np.arange(20)[:, None] == 3, np.nan, numeric), y)
+    with pytest.raises(DataError, match="1 sample"):
+        est.fit(numeric[:1], y[:1])
+    with pytest.raises(DataError, match=r"found 1 row\(s\)"):
+        est.fit(frame[:1], y[:1])
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        est.fit(numeric, None)
+
+
+def test_recorded_inputs_survive_save_and_load(tmp_path):
+    frame, y = linear_rows(60)
+    est = small(max_steps=2, decoder="greedy").fit(frame, y)
+    est.save(tmp_path / "m")
+    loaded = DecodingRegressor.load(tmp_path / "m")
+    assert loaded.n_features_in_ == 3 and list(loaded.feature_names_in_) == ["a", "b", "kind"]
+    np.testing.assert_array_equal(loaded.predict(frame), est.predict(frame))

@@ -30,6 +30,20 @@ from decoreg.errors import ConfigError
 
 SCALE_CHOICES = ("auto", "never", "always")
 
+OWNED_PARAMS = frozenset(
+    {
+        # lm_options_from and lora_options_from
+        "model", "template", "decimals", "grid", "scale_targets", "max_prompt_tokens",
+        "trust_remote_code", "head", "special_token", "init", "lora_rank", "lora_alpha",
+        "lora_targets", "gradient_checkpointing",
+        # select_texts_for
+        "text_column",
+        # DecodeConfig options only the causal-LM decoders read (grid scoring, generation)
+        "normalize_grid", "max_new_tokens",
+    }
+)  # fmt: skip
+"""Estimator parameters only the causal-LM family reads (`Family.owned_params`)."""
+
 
 @dataclass(frozen=True)
 class LMOptions:

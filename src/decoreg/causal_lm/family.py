@@ -19,4 +19,5 @@ FAMILY = Family(
     build=causal_lm.build_from_params,
     select_inputs=causal_lm.select_texts_for,
     check_options=causal_lm.lm_options_from,
+    owned_params=causal_lm.OWNED_PARAMS,
 )

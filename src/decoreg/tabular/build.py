@@ -33,6 +33,11 @@ steps) ends most runs before 2,000 steps; benchmarks/results/tabular_objectives.
 """
 
 
+OWNED_PARAMS = frozenset({"tabular_options"})
+"""Estimator parameters only the tabular family reads (`Family.owned_params`); the decoders
+read `num_samples`, `temperature` and `quantile` of the shared `DecodeConfig`."""
+
+
 def _objective_factory(name: str):
     """A factory `(**options) -> objective` that replaces options of the registered default."""
     return lambda **options: replace(TABULAR_OBJECTIVES[name], **options)
@@ -66,8 +71,6 @@ def tabular_config(params: dict) -> TabularModelConfig:
 
 def select_features(params: dict, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """The feature columns of `frame` (all of them unless `feature_columns` names some)."""
-    if params.get("text_column") is not None:
-        raise ConfigError("the tabular family reads feature columns, not a text column")
     columns = params.get("feature_columns") or [str(c) for c in frame.columns]
     require_columns(frame, columns, source)
     return frame[list(columns)].reset_index(drop=True)

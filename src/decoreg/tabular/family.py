@@ -21,4 +21,6 @@ FAMILY = Family(
     default_threads=1,
     default_bf16=False,
     train_defaults=tabular.TRAIN_DEFAULTS,
+    owned_params=tabular.OWNED_PARAMS,
+    input_kind="table",
 )

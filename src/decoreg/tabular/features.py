@@ -184,8 +184,8 @@ class FeatureEncoder:
         if self.nan_policy == "error" and missing.any():
             first = int(np.flatnonzero(missing)[0])
             raise DataError(
-                f"{_where(frame, first, column)} is missing ({int(missing.sum())} missing in the "
-                "column); fill it, or set nan_policy='impute' to use the training median"
+                f"{_where(frame, first, column)} is missing (NaN; {int(missing.sum())} missing "
+                "in the column); fill it, or set nan_policy='impute' to use the training median"
             )
 
     def transform(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> EncodedFeatures:
