@@ -68,69 +68,37 @@ class PaperMethod:
     params: Mapping[str, object] = field(default_factory=dict)
 
 
-def _method(name: str, description: str, **params) -> PaperMethod:
-    return PaperMethod(name=name, description=description, params=params)
-
+# fmt: off
+_PAPER_ROWS: tuple[tuple[str, str, dict[str, object]], ...] = (
+    # name, the paper's description, the estimator parameters that define the row
+    ("zero-shot-greedy", "zero-shot, greedy decoding", {"max_steps": 0, "decoder": "greedy"}),
+    ("zero-shot-rail-sampling", "zero-shot, RAIL by sampling (mean of samples)",
+     {"max_steps": 0, "decoder": "sample-mean"}),
+    ("zero-shot-rail-grid", "zero-shot, RAIL over the grid",
+     {"max_steps": 0, "decoder": "grid-mean"}),
+    ("ce-greedy", "cross-entropy fine-tuning, greedy", {"objective": "ce", "decoder": "greedy"}),
+    ("ce-rail-sampling", "cross-entropy fine-tuning, RAIL by sampling",
+     {"objective": "ce", "decoder": "sample-mean"}),
+    ("ce-rail", "cross-entropy fine-tuning, RAIL over the grid",
+     {"objective": "ce", "decoder": "grid-mean"}),
+    ("head-token", "predictive head: special-token logit", {"objective": "head", "head": "token"}),
+    ("head-mean", "predictive head: mean-pooled embeddings",
+     {"objective": "head", "head": "mean"}),
+    ("head-mlp", "predictive head: MLP on final logits", {"objective": "head", "head": "mlp"}),
+    ("raft", "RAFT (squared error of the grid mean)",
+     {"objective": "raft", "decoder": "grid-mean"}),
+    ("learnable-raft-grid", "learnable RAFT, weights over the grid's tokens",
+     {"objective": "learnable-raft", "head": "learnable-grid"}),
+    ("learnable-raft-vocab", "learnable RAFT, weights over the whole vocabulary",
+     {"objective": "learnable-raft", "head": "learnable-vocab"}),
+    ("mbr", "minimum-Bayes-risk loss (appendix C)", {"objective": "mbr", "decoder": "grid-mean"}),
+    ("raft-random-init", "RAFT from a randomly initialized model (Figure 3)",
+     {"objective": "raft", "decoder": "grid-mean", "init": "random"}),
+)
+# fmt: on
 
 PAPER_METHODS: dict[str, PaperMethod] = {
-    m.name: m
-    for m in [
-        _method("zero-shot-greedy", "zero-shot, greedy decoding", max_steps=0, decoder="greedy"),
-        _method(
-            "zero-shot-rail-sampling",
-            "zero-shot, RAIL by sampling (mean of samples)",
-            max_steps=0,
-            decoder="sample-mean",
-        ),
-        _method(
-            "zero-shot-rail-grid", "zero-shot, RAIL over the grid", max_steps=0, decoder="grid-mean"
-        ),
-        _method("ce-greedy", "cross-entropy fine-tuning, greedy", objective="ce", decoder="greedy"),
-        _method(
-            "ce-rail-sampling",
-            "cross-entropy fine-tuning, RAIL by sampling",
-            objective="ce",
-            decoder="sample-mean",
-        ),
-        _method(
-            "ce-rail",
-            "cross-entropy fine-tuning, RAIL over the grid",
-            objective="ce",
-            decoder="grid-mean",
-        ),
-        _method(
-            "head-token", "predictive head: special-token logit", objective="head", head="token"
-        ),
-        _method(
-            "head-mean", "predictive head: mean-pooled embeddings", objective="head", head="mean"
-        ),
-        _method("head-mlp", "predictive head: MLP on final logits", objective="head", head="mlp"),
-        _method(
-            "raft", "RAFT (squared error of the grid mean)", objective="raft", decoder="grid-mean"
-        ),
-        _method(
-            "learnable-raft-grid",
-            "learnable RAFT, weights over the grid's tokens",
-            objective="learnable-raft",
-            head="learnable-grid",
-        ),
-        _method(
-            "learnable-raft-vocab",
-            "learnable RAFT, weights over the whole vocabulary",
-            objective="learnable-raft",
-            head="learnable-vocab",
-        ),
-        _method(
-            "mbr", "minimum-Bayes-risk loss (appendix C)", objective="mbr", decoder="grid-mean"
-        ),
-        _method(
-            "raft-random-init",
-            "RAFT from a randomly initialized model (Figure 3)",
-            objective="raft",
-            decoder="grid-mean",
-            init="random",
-        ),
-    ]
+    name: PaperMethod(name, description, params) for name, description, params in _PAPER_ROWS
 }
 
 
