@@ -72,3 +72,39 @@ def _isolated_cache(request, tmp_path_factory, monkeypatch):
     """Fast tests never touch the user's cache; real-model tests share it (one conversion)."""
     if request.node.get_closest_marker("real_model") is None:
         monkeypatch.setenv("DECOREG_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and far slower when two threads fight a busy CPU.
+
+    Use with `pytestmark = pytest.mark.usefixtures("one_thread")`; the count is restored."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def first_step_rollout(model, batch, num_samples=4, with_greedy=True, seed=0):
+    """`(policy, rollout)`: the rollout an RL objective with this seed draws at its first step,
+    for a model of either family (its `rl_policy()`)."""
+    from decoreg.rl.rollout import input_uniforms
+
+    policy = model.rl_policy()
+    uniforms = input_uniforms(
+        policy.input_keys(batch),
+        seed=seed,
+        step=1,
+        num_samples=num_samples,
+        num_steps=policy.num_steps(model),
+    )
+    rollout = policy.rollout(
+        model,
+        batch,
+        num_samples=num_samples,
+        with_greedy=with_greedy,
+        temperature=1.0,
+        uniforms=uniforms,
+    )
+    return policy, rollout
+

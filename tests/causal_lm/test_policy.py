@@ -11,7 +11,7 @@ from decoreg.causal_lm.policy import CausalLMPolicy
 from decoreg.errors import ConfigError
 from decoreg.rl import RL_OBJECTIVES
 from decoreg.rl.rollout import choose_actions, input_uniforms
-from tests.conftest import tiny_llama
+from tests.conftest import first_step_rollout, tiny_llama
 
 
 def tiny(tokenizer, seed=3, grid=(0.0, 9.0), decimals=1) -> CausalLMRegressor:
@@ -35,33 +35,12 @@ def from_scratch_logprobs(model, policy, prompt, actions, allowed):
     return torch.stack(picked)
 
 
-def rollout_for(model, batch, num_samples=5, with_greedy=True, seed=0):
-    """The rollout the RL objective (with this seed) makes at its first step."""
-    policy = CausalLMPolicy.for_model(model)
-    uniforms = input_uniforms(
-        policy.input_keys(batch),
-        seed=seed,
-        step=1,
-        num_samples=num_samples,
-        num_steps=policy.num_steps(model),
-    )
-    rollout = policy.rollout(
-        model,
-        batch,
-        num_samples=num_samples,
-        with_greedy=with_greedy,
-        temperature=1.0,
-        uniforms=uniforms,
-    )
-    return policy, rollout
-
-
 def test_shared_kv_rollout_logprobs_equal_sampling_each_from_scratch(tokenizer):
     """fp32: the rollout's per-token log-probs (prompt encoded once, cache repeated for 5
     samples + 1 greedy, left padding) equal each sample re-scored alone to 1e-5."""
     model = tiny(tokenizer).eval()
     batch = batch_of(model, ["short", "a much longer prompt than that"], [3.5, 7.0])
-    policy, rollout = rollout_for(model, batch)
+    policy, rollout = first_step_rollout(model, batch, num_samples=5)
     assert rollout.actions.shape[:2] == (2, 5)
     with torch.no_grad():
         for b in range(2):
@@ -84,7 +63,7 @@ def test_constrained_samples_always_parse_and_follow_the_format(tokenizer):
     written with one decimal within the grid's integer width."""
     model = tiny(tokenizer).eval()
     batch = batch_of(model, ["x", "y", "z"], [1.0, 2.0, 3.0])
-    _, rollout = rollout_for(model, batch, num_samples=16)
+    _, rollout = first_step_rollout(model, batch, num_samples=16)
     texts = [t for row in rollout.texts for t in row]
     assert torch.isfinite(rollout.values).all()
     for text, value in zip(texts, rollout.values.reshape(-1).tolist(), strict=True):
@@ -95,7 +74,7 @@ def test_constrained_samples_always_parse_and_follow_the_format(tokenizer):
 def test_greedy_row_is_the_constrained_argmax(tokenizer):
     model = tiny(tokenizer).eval()
     batch = batch_of(model, ["abc"], [4.0])
-    policy, rollout = rollout_for(model, batch, num_samples=2)
+    policy, rollout = first_step_rollout(model, batch, num_samples=2)
     prompt, text = batch.inputs[0], ""
     with torch.no_grad():
         while True:
@@ -115,7 +94,7 @@ def test_training_pass_matches_from_scratch_in_value_and_gradient(tokenizer):
     prompt's computation) equal per-sample from-scratch computations."""
     model = tiny(tokenizer)
     batch = batch_of(model, ["short", "a much longer prompt than that"], [3.5, 7.0])
-    policy, rollout = rollout_for(model, batch, num_samples=4, with_greedy=False)
+    policy, rollout = first_step_rollout(model, batch, num_samples=4, with_greedy=False)
     log_dist = policy.action_log_probs(model, batch, rollout)
     width = log_dist.shape[1]
     actions = rollout.flat("actions")[:, :width]
@@ -164,7 +143,7 @@ def test_one_rl_step_raises_the_probability_of_the_better_sample(tokenizer, meth
     batch = batch_of(model, ["the prompt"], [4.0])
     objective = RL_OBJECTIVES[method](num_samples=8, seed=1)
     loss, metrics = objective(model, batch)
-    policy, rollout = rollout_for(  # the objective's samples (seed 1, step 1)
+    policy, rollout = first_step_rollout(  # the objective's samples (seed 1, step 1)
         model, batch, num_samples=8, with_greedy=method in ("remax", "genre2"), seed=1
     )
     texts = rollout.texts[0]

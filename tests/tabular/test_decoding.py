@@ -26,13 +26,7 @@ TINY_OPTIONS = {"d_model": 16, "heads": 2, "layers": 2, "ff_size": 32, "memory_t
 TINY = TabularModelConfig(**TINY_OPTIONS)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far slower when two threads fight a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def seeded(seed: int) -> torch.Generator:

@@ -28,13 +28,7 @@ from decoreg.tokenizers import NormalizedTokenizer
 DIGITS = torch.arange(10, dtype=torch.float32)  # base-10 digit tokens <0>..<9> have ids 0..9
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far slower when two threads fight a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def log_probs_from(probs: dict[int, float]) -> torch.Tensor:

@@ -13,9 +13,9 @@ from decoreg.errors import ConfigError
 from decoreg.estimator import DecodingRegressor
 from decoreg.rl import RL_OBJECTIVES
 from decoreg.rl.expert import expert_digits_fixed_length
-from decoreg.rl.rollout import input_uniforms
 from decoreg.tabular import TabularModelConfig, build_tabular_model
 from decoreg.tabular.policy import TabularPolicy
+from tests.conftest import first_step_rollout
 
 
 def rows(n=40, seed=0):
@@ -41,26 +41,6 @@ def tiny_model(tokenizer="normalized", options=None, seed=0):
     return model, model.make_batch(frame.iloc[:3], y[:3])
 
 
-def roll_out(model, batch, num_samples=4, with_greedy=True, seed=0):
-    policy = TabularPolicy.for_model(model)
-    uniforms = input_uniforms(
-        policy.input_keys(batch),
-        seed=seed,
-        step=1,
-        num_samples=num_samples,
-        num_steps=policy.num_steps(model),
-    )
-    rollout = policy.rollout(
-        model,
-        batch,
-        num_samples=num_samples,
-        with_greedy=with_greedy,
-        temperature=1.0,
-        uniforms=uniforms,
-    )
-    return policy, rollout
-
-
 def teacher_forced(model, batch, ids, num_samples):
     """Grammar-masked log-probs of complete numbers, each row encoded again (no sharing)."""
     repeated = type(batch)(
@@ -78,7 +58,7 @@ def test_rollout_logprobs_equal_teacher_forcing(tokenizer, options):
     have the log-probs a full teacher-forced pass gives each of them, to 1e-5."""
     model, batch = tiny_model(tokenizer, options)
     model.eval()
-    _, rollout = roll_out(model, batch)
+    _, rollout = first_step_rollout(model, batch)
     ids = rollout.flat("actions")
     with torch.no_grad():
         expected = teacher_forced(model, batch, ids, 4)
@@ -89,7 +69,7 @@ def test_rollout_logprobs_equal_teacher_forcing(tokenizer, options):
 
 def test_training_pass_matches_teacher_forcing_in_value_and_gradient():
     model, batch = tiny_model()
-    policy, rollout = roll_out(model, batch, with_greedy=False)
+    policy, rollout = first_step_rollout(model, batch, with_greedy=False)
     ids = rollout.flat("actions")
     shared = policy.action_log_probs(model, batch, rollout).gather(-1, ids[..., None]).squeeze(-1)
     weights = torch.linspace(-1.0, 2.0, shared.shape[0])[:, None]
@@ -107,7 +87,7 @@ def test_training_pass_matches_teacher_forcing_in_value_and_gradient():
 
 def test_expert_actions_follow_genre2s_rule():
     model, batch = tiny_model()
-    policy, rollout = roll_out(model, batch, num_samples=6)
+    policy, rollout = first_step_rollout(model, batch, num_samples=6)
     experts = policy.expert_actions(model, rollout, batch.targets)
     truth = torch.from_numpy(model.tokenizer.encode(batch.targets.double().numpy()))
     for row, sampled in enumerate(rollout.flat("actions").tolist()):
@@ -125,7 +105,7 @@ def test_expert_actions_follow_genre2s_rule():
 
 def test_expert_refuses_formats_that_are_not_fixed_length_digits():
     model, batch = tiny_model("p10", {"digits": 2})
-    policy, rollout = roll_out(model, batch)
+    policy, rollout = first_step_rollout(model, batch)
     with pytest.raises(ConfigError, match="'normalized' tokenizer, not 'p10'"):
         policy.expert_actions(model, rollout, batch.targets)
 
