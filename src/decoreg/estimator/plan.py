@@ -7,6 +7,8 @@ read or any model loaded; `fit` and `predict` then use the frozen `RunPlan` it r
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
@@ -26,7 +28,7 @@ SHARED_PARAMS = frozenset(
         "objective", "decoder", "family", "objective_options",
         "feature_columns", "init_from", "random_state", "verbose", "num_threads",
         # TrainConfig
-        "learning_rate", "batch_size", "grad_accum_steps", "max_steps", "warmup_steps",
+        "learning_rate", "batch_size", "grad_accum_steps", "max_steps", "epochs", "warmup_steps",
         "schedule", "weight_decay", "max_grad_norm", "eval_every", "early_stopping_patience",
         "select_by", "max_eval_rows", "bf16", "validation_fraction", "checkpoint_dir",
         "checkpoint_every", "resume",
@@ -49,10 +51,13 @@ class RunPlan:
         objective: The objective, built once with `objective_options`.
         decoder_name: The decoder's name (the one given, or the default for the objective).
         decoder: The decoder, built from `decode`.
-        train: Training options; its `max_steps` is at least 1, see `max_steps`.
+        train: Training options; its `max_steps` is at least 1, see `max_steps` (with
+            `epochs`, a placeholder until `for_train_rows` sets it).
         decode: Decoder options.
         model_options: The family's validated model options (`Family.check_options`).
         max_steps: Optimizer steps; 0 fits nothing (zero-shot use of a pretrained model).
+            None when `epochs` sets them, which `for_train_rows` does once the rows are known.
+        epochs: Passes over the training rows that set `max_steps` (None: `max_steps` does).
         validation_fraction: Share of the training rows held out when `fit` gets no eval_set.
         threads: torch threads for fit and predict (None: torch's default).
     """
@@ -66,17 +71,30 @@ class RunPlan:
     train: TrainConfig
     decode: DecodeConfig
     model_options: object
-    max_steps: int
+    max_steps: int | None
     validation_fraction: float
     threads: int | None
+    epochs: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
             )
-        if self.max_steps < 0:
+        if self.max_steps is None and self.epochs is None:
+            raise ConfigError("a run plan needs max_steps or epochs")
+        if self.max_steps is not None and self.max_steps < 0:
             raise ConfigError(f"max_steps must be >= 0, got {self.max_steps}")
+        epochs = self.epochs
+        if epochs is not None and (
+            not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1
+        ):
+            raise ConfigError(f"epochs must be a positive int, got {self.epochs!r}")
+
+    @property
+    def fits(self) -> bool:
+        """Whether `fit` trains (False for max_steps=0: the model is used as built)."""
+        return self.epochs is not None or self.max_steps > 0
 
     @property
     def uses_grid(self) -> bool:
@@ -86,6 +104,17 @@ class RunPlan:
     @property
     def predict_batch_size(self) -> int:
         return self.train.batch_size * 2  # no gradients: twice the training batch fits
+
+    def for_train_rows(self, rows: int, processes: int) -> RunPlan:
+        """This plan with `max_steps` set from `epochs` for `rows` training rows split over
+        `processes` data-parallel processes: ceil(rows / (batch_size * grad_accum_steps *
+        processes)) * epochs, every optimizer step taking one global batch. Unchanged when
+        `max_steps` is given."""
+        if self.epochs is None:
+            return self
+        rows_per_step = self.train.batch_size * self.train.grad_accum_steps * processes
+        steps = math.ceil(rows / rows_per_step) * self.epochs
+        return replace(self, max_steps=steps, train=replace(self.train, max_steps=steps))
 
     def with_decoder(self, name: str, **decode_options: Any) -> RunPlan:
         """This plan with another decoder of the family and changed decoder options."""
@@ -115,6 +144,11 @@ def resolve_plan(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> RunP
     """
     family = get_family(params["family"])
     refuse_foreign_options(family, params, defaults)
+    if params["max_steps"] is not None and params["epochs"] is not None:
+        raise ConfigError(
+            f"max_steps={params['max_steps']!r} and epochs={params['epochs']!r} are refused "
+            "together: epochs sets the number of steps from the training rows; give one of them"
+        )
     objective_name = params["objective"] or family.default_objective
     objective = _build_objective(family, objective_name, params["objective_options"])
     decoder_name = family.resolve_decoder(objective_name, params["decoder"])
@@ -137,9 +171,10 @@ def resolve_plan(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> RunP
         train=train_config(params, family),
         decode=decode,
         model_options=family.check_options(params),
-        max_steps=train_option(params, family, "max_steps"),
+        max_steps=_max_steps(params, family),
         validation_fraction=params["validation_fraction"],
         threads=params["num_threads"] or family.default_threads,
+        epochs=params["epochs"],
     )
 
 
@@ -152,6 +187,14 @@ _PASSED_THROUGH = tuple(
 )
 
 
+def _max_steps(params: Mapping[str, Any], family: Family) -> int | None:
+    """The steps given, else None with `epochs` (set once the rows are known), else the
+    family's default."""
+    if params["max_steps"] is None and params["epochs"] is not None:
+        return None
+    return train_option(params, family, "max_steps")
+
+
 def train_option(params: Mapping[str, Any], family: Family, name: str) -> Any:
     """A training option: the value given, else the family's default, else TrainConfig's."""
     value = params[name]
@@ -161,13 +204,14 @@ def train_option(params: Mapping[str, Any], family: Family, name: str) -> Any:
 
 
 def train_config(params: Mapping[str, Any], family: Family) -> TrainConfig:
-    """The `TrainConfig` of the parameters (`max_steps` at least 1: the loop needs a step)."""
+    """The `TrainConfig` of the parameters (`max_steps` at least 1: the loop needs a step;
+    with `epochs`, 1 until `RunPlan.for_train_rows` sets it)."""
     option = {name: train_option(params, family, name) for name in _PASSED_THROUGH}
     bf16 = family.default_bf16 if params["bf16"] is None else params["bf16"]
     checkpoint_dir = params["checkpoint_dir"]
     return TrainConfig(
         **option,
-        max_steps=max(train_option(params, family, "max_steps"), 1),
+        max_steps=max(_max_steps(params, family) or 1, 1),
         bf16=bf16,
         seed=params["random_state"],
         show_progress=params["verbose"],

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 
 from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.data import PYTHON_SOURCE
+from decoreg.distributed import World
 from decoreg.errors import ConfigError
 from decoreg.estimator import saving
 from decoreg.estimator.inputs import declare_input_tags, read_inputs, read_targets
@@ -19,7 +20,7 @@ from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
 from decoreg.families import get_family
 from decoreg.inference import holdout, predict_prepared, take_rows, with_fallback
 from decoreg.metrics import regression_report
-from decoreg.training import Dataset, TrainResult, fit
+from decoreg.training import Dataset, EvaluationHook, TrainResult, fit
 
 
 class DecodingRegressor(RegressorMixin, BaseEstimator):
@@ -55,6 +56,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         grad_accum_steps: Micro-batches accumulated per optimizer step.
         max_steps: Optimizer steps (None: the family's default); 0 fits nothing (zero-shot
             use of the pretrained model).
+        epochs: Passes over the training rows instead of `max_steps` (refused together):
+            ceil(train rows / (batch_size * grad_accum_steps * processes)) * epochs steps,
+            counted on the rows left after the validation holdout.
         warmup_steps: Linear warm-up steps (None: the family's default).
         schedule: Learning-rate schedule after warm-up: "linear", "cosine" or "constant".
         weight_decay: AdamW weight decay.
@@ -125,6 +129,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         batch_size: int | None = None,
         grad_accum_steps: int = 1,
         max_steps: int | None = None,
+        epochs: int | None = None,
         warmup_steps: int | None = None,
         schedule: str = "linear",
         weight_decay: float = 0.0,
@@ -173,6 +178,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.grad_accum_steps = grad_accum_steps
         self.max_steps = max_steps
+        self.epochs = epochs
         self.warmup_steps = warmup_steps
         self.schedule = schedule
         self.weight_decay = weight_decay
@@ -238,7 +244,15 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return self.plan().decoder
 
     # ------------------------------------------------------------------------ fitting
-    def fit(self, X, y, *, eval_set: tuple | None = None, source: str = PYTHON_SOURCE):
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        eval_set: tuple | None = None,
+        source: str = PYTHON_SOURCE,
+        on_evaluation: EvaluationHook | None = None,
+    ):
         """Fit on inputs and numeric targets; returns self.
 
         Args:
@@ -248,6 +262,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             eval_set: Optional (X_val, y_val) for checkpoint selection; otherwise a seeded
                 `validation_fraction` of the rows is held out.
             source: Name used in error messages (the CLI passes the file path).
+            on_evaluation: Called as `on_evaluation(step, metrics)` after each validation
+                pass of the training loop (`decoreg.training.fit`); an exception it raises
+                ends the fit (the tuner prunes trials this way).
         """
         plan = self.plan()  # every option problem is raised here, before data is read
         inputs = read_inputs(self, plan, X, source, fitting=True)
@@ -257,7 +274,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             where = f"{source} (validation)"
             val_inputs = read_inputs(self, plan, eval_set[0], where, fitting=False)
             validation = (val_inputs, read_targets(eval_set[1], len(val_inputs), where))
-        elif plan.max_steps > 0 and plan.validation_fraction > 0 and len(targets) >= 10:
+        elif plan.fits and plan.validation_fraction > 0 and len(targets) >= 10:
             train, validation = holdout(len(targets), plan.validation_fraction, self.random_state)
             inputs, targets, validation = (
                 take_rows(inputs, train),
@@ -265,9 +282,10 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
                 (take_rows(inputs, validation), targets[validation]),
             )
         with plan.torch_threads():
-            return self._fit_inputs(plan, inputs, targets, validation)
+            return self._fit_inputs(plan, inputs, targets, validation, on_evaluation)
 
-    def _fit_inputs(self, plan: RunPlan, inputs, targets: np.ndarray, validation) -> Any:
+    def _fit_inputs(self, plan: RunPlan, inputs, targets, validation, on_evaluation) -> Any:
+        plan = plan.for_train_rows(len(targets), World.current().size)
         model = self._initial_model(plan, inputs, targets)
         if plan.uses_grid:
             model.grid_trie  # noqa: B018 - raises a ConfigError for a grid it cannot write
@@ -284,6 +302,7 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
                 validation=validation,
                 decoder=plan.decoder,
                 fallback=model.fallback,
+                on_evaluation=on_evaluation,
             )
         self.n_train_rows_ = len(targets)
         return self
