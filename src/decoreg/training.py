@@ -11,7 +11,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,12 @@ class TrainResult:
     evaluations: list[dict[str, float]] = field(default_factory=list)
 
 
+EvaluationHook = Callable[[int, dict[str, float]], None]
+"""`on_evaluation(step, metrics)`: told each validation pass's step and report (rmse, mae, ...,
+and the objective's own metrics); an exception it raises ends the run (e.g. Optuna's
+`TrialPruned`, raised by `decoreg.tune` for a trial its pruner stops)."""
+
+
 def process_rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
@@ -77,6 +83,7 @@ def fit(
     validation: Dataset | None = None,
     decoder: Decoder | None = None,
     fallback: float = 0.0,
+    on_evaluation: EvaluationHook | None = None,
 ) -> TrainResult:
     """Train `model` in place; with validation rows, keep the weights with the best RMSE.
 
@@ -84,7 +91,8 @@ def fit(
     same arguments and trains on its slice of each global batch of `batch_size * world_size`
     rows (`decoreg.distributed`). With `config.checkpoint_dir` a checkpoint is written every
     `checkpoint_every` steps and `config.resume` continues from the newest one, ending with
-    the same weights as an uninterrupted run (`decoreg.checkpoint`).
+    the same weights as an uninterrupted run (`decoreg.checkpoint`). `on_evaluation` is
+    called after every validation pass, on every process, with the same step and report.
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"the objective must be a decoreg.core.Objective, not {objective!r}")
@@ -161,6 +169,8 @@ def fit(
             if "reward" in report:
                 shown["val_reward"] = f"{report['reward']:.4f}"
             bar.set_postfix(loss=f"{running_loss:.4f}", **shown)
+            if on_evaluation is not None:
+                on_evaluation(step, dict(report))
             if config.early_stopping_patience and bad_evals >= config.early_stopping_patience:
                 result.stopped_early = True
                 logger.info("early stop at step %d (best step %d)", step, result.best_step)
