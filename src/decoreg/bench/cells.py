@@ -164,11 +164,9 @@ def _dataset_params(entry: DatasetEntry, method: Method) -> dict[str, Any]:
         options = dict(entry.file_options)
         columns = {k: options.get(k) for k in ("text_column", "feature_columns", "template")}
     else:
-        info = DATASETS[entry.name]
-        columns = {"text_column": info.text_column, "template": info.template,
-                   "feature_columns": list(info.feature_columns) or None}  # fmt: skip
+        columns = DATASETS[entry.name].estimator_params()
     if method.family != "causal-lm":
-        columns.pop("template")
+        columns.pop("template", None)
     return {k: v for k, v in columns.items() if v is not None}
 
 
