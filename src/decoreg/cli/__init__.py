@@ -19,7 +19,6 @@ from decoreg.cli.quickstart import add_quickstart_command
 from decoreg.cli.train import add_train_command
 
 __all__ = ["build_parser", "main", "parse_options"]
-_parse_options = parse_options  # the name callers imported from the one-file cli.py
 
 
 def main(argv: list[str] | None = None) -> int:

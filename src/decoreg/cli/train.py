@@ -40,7 +40,9 @@ def add_train_command(commands) -> None:
     p.add_argument("--output", type=Path, required=True, help="folder to write the model to")
     p.add_argument("--validation", type=Path, help="validation rows (same columns)")
     p.add_argument("--family", default="causal-lm", choices=sorted(FAMILIES))
-    p.add_argument("--model", default=DEFAULT_MODEL, help="built-in name or local HF folder")
+    p.add_argument(  # no default here: the tabular family refuses a model (it builds its own)
+        "--model", help=f"built-in name or local HF folder (default {DEFAULT_MODEL})"
+    )
     _add_method_options(p)
     _add_training_options(p)
     _add_scale_options(p.add_argument_group("LoRA, checkpoints and large models"))
