@@ -21,6 +21,7 @@ from decoreg.data import frame_from_python, require_columns, targets_from_python
 from decoreg.errors import DataError
 from decoreg.estimator.plan import RunPlan
 from decoreg.families import FAMILIES
+from decoreg.inference import holdout, take_rows
 
 MIN_FIT_ROWS = 2  # the target transform needs a spread of targets
 
@@ -41,6 +42,23 @@ def read_inputs(estimator, plan: RunPlan, X, source: str, *, fitting: bool) -> A
     else:
         frame = frame_from_python(X, source)
     return plan.family.select_inputs(plan.params, frame, source)
+
+
+def fit_rows(estimator, plan: RunPlan, X, y, eval_set, source: str) -> tuple[Any, Any, Any]:
+    """(training inputs, targets, validation (inputs, targets) or None) of a fit: `eval_set`
+    as validation, else, when the plan trains on 10 rows or more, a seeded
+    `validation_fraction` of the rows held out."""
+    inputs = read_inputs(estimator, plan, X, source, fitting=True)
+    targets = read_targets(y, len(inputs), source)
+    if eval_set is not None:
+        where = f"{source} (validation)"
+        val_inputs = read_inputs(estimator, plan, eval_set[0], where, fitting=False)
+        return inputs, targets, (val_inputs, read_targets(eval_set[1], len(val_inputs), where))
+    if plan.fits and plan.validation_fraction > 0 and len(targets) >= 10:
+        train, held = holdout(len(targets), plan.validation_fraction, estimator.random_state)
+        validation = (take_rows(inputs, held), targets[held])
+        return take_rows(inputs, train), targets[train], validation
+    return inputs, targets, None
 
 
 def declare_input_tags(tags, family: str, tabular_options: dict | None) -> None:

@@ -15,10 +15,10 @@ from decoreg.data import PYTHON_SOURCE
 from decoreg.distributed import World
 from decoreg.errors import ConfigError
 from decoreg.estimator import saving
-from decoreg.estimator.inputs import declare_input_tags, read_inputs, read_targets
+from decoreg.estimator.inputs import declare_input_tags, fit_rows, read_inputs, read_targets
 from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
 from decoreg.families import get_family
-from decoreg.inference import holdout, predict_prepared, take_rows, with_fallback
+from decoreg.inference import predict_prepared, with_fallback
 from decoreg.metrics import regression_report
 from decoreg.training import Dataset, EvaluationHook, TrainResult, fit
 
@@ -56,9 +56,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         grad_accum_steps: Micro-batches accumulated per optimizer step.
         max_steps: Optimizer steps (None: the family's default); 0 fits nothing (zero-shot
             use of the pretrained model).
-        epochs: Passes over the training rows instead of `max_steps` (refused together):
-            ceil(train rows / (batch_size * grad_accum_steps * processes)) * epochs steps,
-            counted on the rows left after the validation holdout.
+        epochs: Passes over the training rows (after the holdout) instead of `max_steps`
+            (refused together): ceil(rows / (batch_size * grad_accum_steps * processes)) * epochs.
         warmup_steps: Linear warm-up steps (None: the family's default).
         schedule: Learning-rate schedule after warm-up: "linear", "cosine" or "constant".
         weight_decay: AdamW weight decay.
@@ -244,15 +243,8 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return self.plan().decoder
 
     # ------------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        X,
-        y,
-        *,
-        eval_set: tuple | None = None,
-        source: str = PYTHON_SOURCE,
-        on_evaluation: EvaluationHook | None = None,
-    ):
+    def fit(self, X, y, *, eval_set: tuple | None = None, source: str = PYTHON_SOURCE,
+            on_evaluation: EvaluationHook | None = None):  # fmt: skip
         """Fit on inputs and numeric targets; returns self.
 
         Args:
@@ -262,25 +254,11 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
             eval_set: Optional (X_val, y_val) for checkpoint selection; otherwise a seeded
                 `validation_fraction` of the rows is held out.
             source: Name used in error messages (the CLI passes the file path).
-            on_evaluation: Called as `on_evaluation(step, metrics)` after each validation
-                pass of the training loop (`decoreg.training.fit`); an exception it raises
-                ends the fit (the tuner prunes trials this way).
+            on_evaluation: `on_evaluation(step, metrics)` after each validation pass of the
+                training loop; an exception it raises ends the fit (`decoreg.tune` prunes so).
         """
         plan = self.plan()  # every option problem is raised here, before data is read
-        inputs = read_inputs(self, plan, X, source, fitting=True)
-        targets = read_targets(y, len(inputs), source)
-        validation = None
-        if eval_set is not None:
-            where = f"{source} (validation)"
-            val_inputs = read_inputs(self, plan, eval_set[0], where, fitting=False)
-            validation = (val_inputs, read_targets(eval_set[1], len(val_inputs), where))
-        elif plan.fits and plan.validation_fraction > 0 and len(targets) >= 10:
-            train, validation = holdout(len(targets), plan.validation_fraction, self.random_state)
-            inputs, targets, validation = (
-                take_rows(inputs, train),
-                targets[train],
-                (take_rows(inputs, validation), targets[validation]),
-            )
+        inputs, targets, validation = fit_rows(self, plan, X, y, eval_set, source)
         with plan.torch_threads():
             return self._fit_inputs(plan, inputs, targets, validation, on_evaluation)
 
