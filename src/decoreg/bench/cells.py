@@ -4,8 +4,9 @@ parameters, config and keys.
 Parameters of a decoding cell are merged in this order, later ones winning: the dataset's
 columns and template, the grid's `params`, the dataset's `params`, the grid's
 `method_params[method]`, in quick mode the quick `params`, and last the method's own
-registry parameters (so zero-shot stays zero-shot in quick mode). Suites are read from YAML
-by `decoreg.bench.suite`.
+registry parameters (so zero-shot stays zero-shot in quick mode). A layer that sets
+`max_steps` or `epochs` replaces both of the earlier layers' (so `params: {epochs: 1}` and a
+quick `{max_steps: 4}` never meet). Suites are read from YAML by `decoreg.bench.suite`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from decoreg.datasets import DATASETS
 
 SIZE_KEYS = ("train_rows", "validation_rows", "test_rows")
 _CELL_PARAM_DEFAULTS = {"verbose": False}
+STEP_PARAMS = ("max_steps", "epochs")  # either sets a run's length; the estimator takes one
 
 
 @dataclass(frozen=True)
@@ -182,12 +184,13 @@ def _cell_params(
     if method.is_baseline:
         return {}
     params = {**_CELL_PARAM_DEFAULTS, **_dataset_params(entry, method)}
-    params.update(grid.params)
-    params.update(entry.params)
-    params.update(grid.method_params.get(method.name, {}))
+    layers = [grid.params, entry.params, grid.method_params.get(method.name, {})]
     if quick:
-        params.update(suite.quick.get("params", {}))
-    params.update(method.params)
+        layers.append(suite.quick.get("params", {}))
+    for layer in (*layers, method.params):
+        if any(name in layer for name in STEP_PARAMS):
+            params = {k: v for k, v in params.items() if k not in STEP_PARAMS}
+        params.update(layer)
     if model is not None:
         params["model"] = model
     params["random_state"] = seed

@@ -21,6 +21,7 @@ A suite file looks like this (every key is checked; a misspelled key is an error
         methods: [zero-shot-rail, raft, ridge-tfidf]
         models: [smollm2-135m]   # for causal-LM methods only
         params: {max_steps: 100}  # DecodingRegressor parameters of every decoding method
+                                  # (or {epochs: 1}: a later layer's one replaces both)
         method_params: {raft: {learning_rate: 5.0e-5}}
     orderings: ["raft < ce-rail"]   # the papers' claims, checked on test RMSE per dataset
 
@@ -37,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from decoreg.bench.cells import SIZE_KEYS, DatasetEntry, Grid, Suite
+from decoreg.bench.cells import SIZE_KEYS, STEP_PARAMS, DatasetEntry, Grid, Suite
 from decoreg.bench.methods import get_method
 from decoreg.datasets import DATASETS, dataset_names
 from decoreg.errors import ConfigError
@@ -99,6 +100,11 @@ def _params(value: Any, where: str, names: set[str]) -> dict[str, Any]:
     if value is None:
         return {}
     _check_keys(value, names, where)
+    if all(name in value for name in STEP_PARAMS):
+        raise ConfigError(
+            f"{where}: max_steps and epochs are refused together (epochs sets the steps from "
+            "the training rows); give one of them"
+        )
     return dict(value)
 
 
