@@ -1,5 +1,5 @@
 """The `decoreg` command line: train | predict | evaluate | models | quickstart | bench |
-datasets | merge.
+datasets | merge | tune.
 
 One module per command group; each only parses options, calls the library and prints. The
 console script and ``python -m decoreg.cli`` (how torchrun launches training) both run `main`.
@@ -17,6 +17,7 @@ from decoreg.cli.models import add_merge_command, add_models_command
 from decoreg.cli.predict import add_evaluate_command, add_predict_command
 from decoreg.cli.quickstart import add_quickstart_command
 from decoreg.cli.train import add_train_command
+from decoreg.cli.tune import add_tune_command
 
 __all__ = ["build_parser", "main", "parse_options"]
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (
         add_train_command,
+        add_tune_command,
         add_predict_command,
         add_evaluate_command,
         add_models_command,
