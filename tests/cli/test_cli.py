@@ -114,7 +114,9 @@ def test_models_lists_the_builtins(capsys):
     assert "smollm2-135m (default)" in out and "gemma3-270m" in out
 
 
-@pytest.mark.parametrize("command", ["train", "predict", "evaluate", "models", "quickstart"])
+@pytest.mark.parametrize(
+    "command", ["train", "predict", "evaluate", "models", "quickstart", "tune"]
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -127,6 +129,7 @@ REQUIRED = {  # the positionals and options each command needs
     "bench": [],
     "quickstart": [],
     "merge": ["in", "out"],
+    "tune": ["d.csv", "--target-column", "y", "--storage", "sqlite:///s.db", "--output", "o"],
 }
 
 
