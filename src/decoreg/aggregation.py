@@ -29,6 +29,9 @@ from decoreg.errors import ConfigError
 
 AGGREGATES = ("mean", "median", "clipped-mean", "clipped-median", "quantile")
 QUANTILE_METHOD = "inverted_cdf"
+QUANTILE_SLACK = 1e-7
+"""`weighted_quantile` takes the first value whose cumulative probability reaches q less this:
+it keeps an exact boundary (q = 0.5 with p = (0.5, 0.5)) on the lower value despite rounding."""
 
 
 def sample_quantile(
@@ -39,6 +42,24 @@ def sample_quantile(
     if not 0.0 <= q <= 1.0:
         raise ConfigError(f"quantile must be in [0, 1], got {q}")
     return np.nanquantile(samples, q, axis=1, method=QUANTILE_METHOD)
+
+
+def weighted_quantile(
+    values: np.ndarray,  # [B, K], each row ascending
+    probs: np.ndarray,  # [B, K], each row summing to 1
+    q: float,
+) -> np.ndarray:  # [B]
+    """The q quantile of each row's discrete distribution: the smallest value whose cumulative
+    probability reaches q (less `QUANTILE_SLACK`), the inverted CDF of a weighted support.
+
+    The grid decoders' rule (`decoreg.causal_lm.grid.grid_quantile`) and that of
+    `decoreg.uncertainty.Predictive` for grid distributions.
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ConfigError(f"quantile must be in [0, 1], got {q}")
+    cumulative = np.cumsum(probs, axis=1)
+    index = np.minimum((cumulative < q - QUANTILE_SLACK).sum(axis=1), values.shape[1] - 1)
+    return np.take_along_axis(values, index[:, None], axis=1)[:, 0]
 
 
 def aggregate(

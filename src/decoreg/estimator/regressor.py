@@ -16,13 +16,14 @@ from decoreg.errors import ConfigError
 from decoreg.estimator import saving
 from decoreg.estimator.inputs import declare_input_tags, read_inputs, read_targets
 from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
+from decoreg.estimator.uncertainty import UncertaintyMethods, held_out_rows
 from decoreg.families import get_family
 from decoreg.inference import holdout, predict_prepared, take_rows, with_fallback
 from decoreg.metrics import regression_report
 from decoreg.training import Dataset, TrainResult, fit
 
 
-class DecodingRegressor(RegressorMixin, BaseEstimator):
+class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
     """A language model that predicts numbers by writing them, fine-tuned to be accurate.
 
     Options that only one family reads (`Family.owned_params`: e.g. `grid` and `head` for
@@ -265,7 +266,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
                 (take_rows(inputs, validation), targets[validation]),
             )
         with plan.torch_threads():
-            return self._fit_inputs(plan, inputs, targets, validation)
+            self._fit_inputs(plan, inputs, targets, validation)
+        self.calibration_ = held_out_rows(validation)  # predict_interval's default rows
+        return self
 
     def _fit_inputs(self, plan: RunPlan, inputs, targets: np.ndarray, validation) -> Any:
         model = self._initial_model(plan, inputs, targets)
@@ -338,11 +341,14 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return np.stack(columns, axis=1)
 
     def evaluate(self, X, y, *, source: str = PYTHON_SOURCE) -> dict[str, float]:
-        """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs."""
+        """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs; with a
+        decoder that gives a distribution also CRPS, NLL (grid) and the coverage and width of
+        central intervals (`decoreg.uncertainty.metrics.uncertainty_report`)."""
         details = self.predict_details(X, source=source)
         targets = read_targets(y, len(details.values), source)
         y_pred = with_fallback(details, self.model_.fallback)
-        return regression_report(targets, y_pred, details.parsed)
+        report = regression_report(targets, y_pred, details.parsed)
+        return report | self.uncertainty_scores(X, targets, source=source)
 
     def _predict(self, plan: RunPlan, inputs, seed: int | None):
         with plan.torch_threads():
