@@ -20,6 +20,8 @@ can write, it commutes with the model's increasing target transform, and
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -124,9 +126,15 @@ class Predictive:
         return self.weights.sum(axis=1) > 0
 
     def mean(self) -> np.ndarray:
-        """[N] the expected value of each row's distribution (NaN for an unusable row)."""
-        total = np.sum(self.weights * np.nan_to_num(self.values), axis=1)
-        return np.where(self.usable, total, np.nan)
+        """[N] the expected value of each row's distribution (NaN for an unusable row); for
+        samples the mean of the usable ones, as `decoreg.aggregation` takes it."""
+        usable = self.usable
+        out = np.full(len(self), np.nan)
+        if self.kind == "samples":
+            out[usable] = np.nanmean(self.values[usable], axis=1)
+        else:
+            out[usable] = np.sum(self.weights[usable] * self.values[usable], axis=1)
+        return out
 
     def median(self) -> np.ndarray:
         """[N] the 0.5 quantile (the inverted CDF, so a value of the support)."""
@@ -166,11 +174,9 @@ class Predictive:
 
 def check_coverage(coverage: float) -> float:
     """`coverage` as a float, or a ConfigError unless it lies strictly between 0 and 1."""
-    try:
-        value = float(coverage)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(coverage, bool) or not 0.0 < value < 1.0:
+    real = isinstance(coverage, numbers.Real) and not isinstance(coverage, bool)
+    value = float(coverage) if real else math.nan
+    if not 0.0 < value < 1.0:
         raise ConfigError(
             f"coverage must be strictly between 0 and 1 (e.g. 0.9 for a 90% interval), "
             f"got {coverage!r}"
