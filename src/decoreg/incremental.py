@@ -7,11 +7,15 @@ a record that describes a prefix of complete chunks; `resume` cuts the output ba
 prefix (dropping a half-written chunk), checks that its row ids are exactly 0..k-1, and carries
 on from row k. Each chunk draws its random numbers from (seed, chunk index), so a resumed run
 writes the same bytes as an uninterrupted one. The record is deleted when the file is complete.
+
+`write_incrementally` does this for any chunk function; `predict_file` runs a fitted estimator
+over a table with it (what `decoreg predict` does).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +28,8 @@ import pandas as pd
 
 from decoreg.atomic_files import atomic_write_text, fsync_directory
 from decoreg.errors import ConfigError, DataError
+from decoreg.estimator import META_FILE
+from decoreg.inference import take_rows
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,14 @@ class IncrementalSummary:
     rows: int
     predicted: int
     resumed_from: int
+
+
+@dataclass(frozen=True)
+class PredictionFile:
+    """What `predict_file` wrote: the run's summary and how many rows did not parse."""
+
+    summary: IncrementalSummary
+    unparseable: int
 
 
 def progress_path(output: Path) -> Path:
@@ -156,3 +170,92 @@ def _check_rows(frame: pd.DataFrame, start: int, stop: int) -> None:
 def _write_record(path: Path, fingerprint: dict, *, rows: int, size: int) -> None:
     record = {"rows": rows, "bytes": size, "fingerprint": fingerprint}
     atomic_write_text(path, json.dumps(record, indent=1))
+
+
+# ------------------------------------------------------------------- an estimator's file
+def predict_file(
+    estimator,
+    frame: pd.DataFrame,
+    output: str | Path,
+    *,
+    data_path: str | Path,
+    model_dir: str | Path,
+    quantiles: list[float] | None = None,
+    chunk_rows: int,
+    resume: bool,
+) -> PredictionFile:
+    """Predict every row of `frame` into the CSV `output` chunk by chunk (resumable).
+
+    The file has the columns ``row, prediction, parsed, text`` and, for each level of
+    `quantiles`, ``q<level>``. A resume must see the same inputs (by digest), model folder,
+    decoder, decoding options, quantiles, chunk size and seed as the run it continues.
+
+    Args:
+        estimator: A fitted `DecodingRegressor`.
+        frame: The rows to predict, as read from `data_path`.
+        output: The CSV file to write.
+        data_path: Where `frame` was read from (named in errors; part of the fingerprint).
+        model_dir: The folder `estimator` was loaded from.
+        quantiles: Levels in (0, 1) of each prediction's distribution to write too.
+        chunk_rows: Rows predicted and appended at a time.
+        resume: Continue a killed run's output instead of starting again.
+
+    Raises:
+        ConfigError: If `resume` meets a file written with other inputs or options.
+        DataError: If the file to resume is damaged beyond its progress record.
+    """
+    source = str(data_path)
+    inputs = estimator.input_texts(frame, source=source)  # texts, or feature rows (tabular)
+
+    def predict_chunk(start: int, stop: int, seed: int) -> pd.DataFrame:
+        details = estimator.predict_texts(take_rows(inputs, np.arange(start, stop)), seed=seed)
+        out = pd.DataFrame(
+            {
+                ROW_COLUMN: np.arange(start, stop),
+                "prediction": details.values,
+                "parsed": details.parsed,
+                "text": details.texts,
+            }
+        )
+        if quantiles:
+            bounds = estimator.predict_quantiles(frame.iloc[start:stop], quantiles=quantiles)
+            for column, level in enumerate(quantiles):
+                out[f"q{level:g}"] = bounds[:, column]
+        return out
+
+    fingerprint = {
+        "data": str(Path(data_path).resolve()),
+        "inputs_sha256": _digest(inputs),
+        "model_dir": str(Path(model_dir).resolve()),
+        "model_meta_sha256": _file_digest(Path(model_dir) / META_FILE),
+        "decoder": estimator.decoder_name(),
+        "decode": estimator.decode_config().to_dict(),
+        "quantiles": list(quantiles or []),
+    }
+    summary = write_incrementally(
+        output,
+        len(inputs),
+        predict_chunk,
+        chunk_rows=chunk_rows,
+        resume=resume,
+        fingerprint=fingerprint,
+        seed=estimator.random_state,
+    )
+    parsed = pd.read_csv(output, usecols=["parsed"])["parsed"].astype(bool)
+    return PredictionFile(summary, unparseable=int((~parsed).sum()))
+
+
+def _digest(inputs) -> str:
+    """SHA-256 of the model inputs: a list of texts or a frame of feature rows."""
+    digest = hashlib.sha256()
+    if isinstance(inputs, pd.DataFrame):
+        digest.update(pd.util.hash_pandas_object(inputs, index=False).to_numpy().tobytes())
+        return digest.hexdigest()
+    for text in inputs:
+        digest.update(str(text).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from decoreg.bench.publish import write_report
-from decoreg.bench.runner import RESULTS_FILE, RUNS_FILE, read_rows, run_suite
+from decoreg.bench.rows import RESULTS_FILE, RUNS_FILE, read_rows
+from decoreg.bench.runner import run_suite
 from decoreg.bench.suite import load_suite
 from decoreg.cli import main
 from decoreg.errors import ConfigError
@@ -140,7 +141,7 @@ def test_bench_cli_quick_end_to_end_and_report_only(tmp_path, tiny_model_dir, ca
 
 
 def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, monkeypatch):
-    import decoreg.bench.runner as runner
+    import decoreg.bench.cell_run as cell_run
     from decoreg.bench.methods import METHODS, Method
 
     staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",),
@@ -148,13 +149,13 @@ def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, mo
                     warm_start="ce-greedy")  # fmt: skip
     monkeypatch.setitem(METHODS, "ce-then-raft", staged)
     fits = []
-    real_fit = runner._fit
+    real_fit = cell_run._fit
 
     def counting_fit(cell, data, output, init_from=None):
         fits.append((cell.method.name, init_from))
         return real_fit(cell, data, output, init_from)
 
-    monkeypatch.setattr(runner, "_fit", counting_fit)
+    monkeypatch.setattr(cell_run, "_fit", counting_fit)
     data = yaml.safe_load(_write_suite(tmp_path, tiny_model_dir).read_text())
     data["grids"][0]["methods"] = ["ce-then-raft", "ce-greedy"]
     data["grids"][0]["method_params"] = {}

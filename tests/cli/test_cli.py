@@ -1,9 +1,13 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from decoreg.cli import main
+from decoreg.cli import build_parser, main
 
 ROWS = pd.DataFrame(
     {
@@ -116,3 +120,35 @@ def test_every_command_has_help(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: decoreg" in capsys.readouterr().out
+
+
+REQUIRED = {  # the positionals and options each command needs
+    "train": ["d.csv", "--target-column", "y", "--output", "o"],
+    "bench": [],
+    "quickstart": [],
+    "merge": ["in", "out"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(REQUIRED))
+def test_a_commands_description_is_its_handlers_docstring(command, capsys):
+    # The paragraph under `usage:` comes from the handler's docstring; it must not go missing.
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    handler = parser.parse_args([command, *REQUIRED[command]]).handler
+    first_words = " ".join(handler.__doc__.split()[:6])
+    assert first_words in " ".join(capsys.readouterr().out.split())
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    # torchrun launches `-m decoreg.cli train ...`: the package must run as a module.
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run(
+        [sys.executable, "-m", "decoreg.cli", "datasets", "fetch", "no-such-dataset"],
+        env={**os.environ, "PYTHONPATH": src},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "decoreg: error: dataset 'no-such-dataset' is unknown" in done.stderr

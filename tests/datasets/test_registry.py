@@ -369,3 +369,9 @@ def test_dataset_info_validates() -> None:
         DatasetInfo(**{**fields, "target_range": (5.0, 1.0)})
     with pytest.raises(ConfigError, match="template"):
         DatasetInfo(**{**fields, "kind": "text", "text_column": "t", "feature_columns": ()})
+
+
+def test_estimator_params_point_at_the_inputs() -> None:
+    text, tabular = DATASETS["clothing-reviews"], DATASETS["abalone"]
+    assert text.estimator_params() == {"text_column": "text", "template": text.template}
+    assert tabular.estimator_params() == {"feature_columns": list(tabular.feature_columns)}

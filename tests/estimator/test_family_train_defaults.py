@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from decoreg.cli import _parse_options, build_parser, main
+from decoreg.cli import build_parser, main
+from decoreg.cli.common import parse_options
 from decoreg.config import TrainConfig
 from decoreg.errors import DecoregError
 from decoreg.estimator import DecodingRegressor
@@ -81,7 +82,7 @@ def test_cli_tabular_training_uses_the_family_rate_and_fp32(tmp_path):
 
 
 def test_cli_option_values_starting_with_a_brace_are_json():
-    parsed = _parse_options(['tokenizer_options={"digits": 4}', "d_model=64", "x=[1, 2]"])
+    parsed = parse_options(['tokenizer_options={"digits": 4}', "d_model=64", "x=[1, 2]"])
     assert parsed == {"tokenizer_options": {"digits": 4}, "d_model": 64, "x": [1, 2]}
     with pytest.raises(DecoregError, match=r"'\{digits: 4\}' is not valid JSON"):
-        _parse_options(["tokenizer_options={digits: 4}"])
+        parse_options(["tokenizer_options={digits: 4}"])

@@ -8,10 +8,11 @@ Example:
     >>> write_report(suite, Path("out"), quick=True)  # doctest: +SKIP
 """
 
+from decoreg.bench.cells import Cell, Suite
 from decoreg.bench.methods import METHODS, Method, available_methods, get_method
 from decoreg.bench.publish import write_report
 from decoreg.bench.runner import RunSummary, run_suite
-from decoreg.bench.suite import Cell, Suite, builtin_suites, load_suite, parse_suite
+from decoreg.bench.suite import builtin_suites, load_suite, parse_suite
 
 __all__ = [
     "METHODS",

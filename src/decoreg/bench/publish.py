@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from decoreg.bench.cells import Suite
 from decoreg.bench.plots import plot_learning_curves, plot_metric_bars, plot_predictions
 from decoreg.bench.report import failure_lines, group_rows, ordering_lines, render_table
-from decoreg.bench.runner import RESULTS_FILE, RUNS_FILE, latest_rows, read_rows
-from decoreg.bench.suite import Suite
+from decoreg.bench.rows import RESULTS_FILE, RUNS_FILE, latest_rows, read_rows
 from decoreg.datasets import DATASETS
 
 MARKDOWN_FILE = "results.md"

@@ -24,25 +24,21 @@ A suite file looks like this (every key is checked; a misspelled key is an error
         method_params: {raft: {learning_rate: 5.0e-5}}
     orderings: ["raft < ce-rail"]   # the papers' claims, checked on test RMSE per dataset
 
-Parameters of a decoding cell are merged in this order, later ones winning: the dataset's
-columns and template, the grid's `params`, the dataset's `params`, the grid's
-`method_params[method]`, in quick mode the quick `params`, and last the method's own
-registry parameters (so zero-shot stays zero-shot in quick mode).
+`parse_suite` checks such a document and builds a `decoreg.bench.cells.Suite`, which expands
+into cells (that module says in which order a cell's parameters are merged).
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from decoreg.bench.methods import Method, get_method
+from decoreg.bench.cells import SIZE_KEYS, DatasetEntry, Grid, Suite
+from decoreg.bench.methods import get_method
 from decoreg.datasets import DATASETS, dataset_names
 from decoreg.errors import ConfigError
 
@@ -50,10 +46,8 @@ SUITES_DIR = Path(__file__).parent / "suites"
 _SUITE_KEYS = {"name", "description", "seeds", "data_seed", "quick", "grids", "orderings"}
 _QUICK_KEYS = {"train_rows", "validation_rows", "test_rows", "seeds", "params"}
 _GRID_KEYS = {"name", "datasets", "methods", "models", "params", "method_params"}
-_SIZE_KEYS = ("train_rows", "validation_rows", "test_rows")
 _FILE_KEYS = {"target_column", "text_column", "feature_columns", "template"}
-_DATASET_KEYS = {*_SIZE_KEYS, "params", *_FILE_KEYS}
-_CELL_PARAM_DEFAULTS = {"verbose": False}
+_DATASET_KEYS = {*SIZE_KEYS, "params", *_FILE_KEYS}
 
 
 def builtin_suites() -> list[str]:
@@ -68,180 +62,6 @@ def estimator_param_names() -> set[str]:
     return set(inspect.signature(DecodingRegressor.__init__).parameters) - {"self"}
 
 
-@dataclass(frozen=True)
-class DatasetEntry:
-    """A dataset of a grid: a registry name or a data file, with its sizes for one run."""
-
-    name: str
-    train_rows: int
-    validation_rows: int
-    test_rows: int
-    params: Mapping[str, Any] = field(default_factory=dict)
-    file_options: Mapping[str, Any] = field(default_factory=dict)
-    path: str | None = None  # resolved location of a data file (None for built-in data)
-
-    @property
-    def is_file(self) -> bool:
-        return self.path is not None
-
-    def spec(self) -> dict[str, Any]:
-        """What identifies the rows a cell sees (part of the cell's key)."""
-        return {"name": self.name, **{k: getattr(self, k) for k in _SIZE_KEYS},
-                **dict(self.file_options)}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One run: a method on a dataset with one model and one seed.
-
-    Attributes:
-        grid: Name of the grid the cell belongs to.
-        dataset: The dataset entry (sizes already shrunk in quick mode).
-        method: The method.
-        model: The pretrained model (causal-LM methods) or None.
-        seed: Seed of training, sampling and the baseline.
-        data_seed: Seed of the dataset's split.
-        params: Resolved `DecodingRegressor` parameters (empty for baselines).
-    """
-
-    grid: str
-    dataset: DatasetEntry
-    method: Method
-    model: str | None
-    seed: int
-    data_seed: int
-    params: Mapping[str, Any]
-    warm_start: Cell | None = None
-
-    @property
-    def cell_id(self) -> str:
-        return f"{self.grid}/{self.dataset.name}/{self.method.name}/{self.model or '-'}/{self.seed}"
-
-    def config(self) -> dict[str, Any]:
-        """Everything that decides the cell's result, as plain JSON-able values."""
-        return {
-            "grid": self.grid,
-            "dataset": self.dataset.spec(),
-            "data_seed": self.data_seed,
-            "method": self.method.name,
-            "model": self.model,
-            "seed": self.seed,
-            "params": dict(sorted(self.params.items())),
-            "warm_start": None if self.warm_start is None else self.warm_start.config(),
-        }
-
-    @property
-    def key(self) -> str:
-        """Hash of `config()`: a finished cell with this key is not run again."""
-        text = json.dumps(self.config(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def fit_key(self) -> str | None:
-        """Cells with equal fit keys can share one fitted model (they differ only in decoding).
-
-        None for baselines, which are cheap and not shared.
-        """
-        if self.method.is_baseline:
-            return None
-        fit_params = {k: v for k, v in self.params.items() if k != "decoder"}
-        config = {**self.config(), "params": fit_params, "method": None}
-        return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Grid:
-    name: str
-    datasets: tuple[DatasetEntry, ...]
-    methods: tuple[Method, ...]
-    models: tuple[str, ...]
-    params: Mapping[str, Any]
-    method_params: Mapping[str, Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class Suite:
-    """A parsed, validated suite."""
-
-    name: str
-    description: str
-    source: str
-    seeds: tuple[int, ...]
-    data_seed: int
-    quick: Mapping[str, Any]
-    grids: tuple[Grid, ...]
-    orderings: tuple[tuple[str, str], ...] = ()
-
-    def cells(self, quick: bool = False) -> list[Cell]:
-        """All cells in a stable order: seed, grid, dataset, method, model.
-
-        Seeds come first so that a run cut short has every method with its first seeds.
-        """
-        seeds = tuple(self.quick["seeds"]) if quick else self.seeds
-        cells = []
-        for seed in seeds:
-            for grid in self.grids:
-                for entry in grid.datasets:
-                    if quick:
-                        entry = _shrink(entry, self.quick)
-                    for method in grid.methods:
-                        models = grid.models if method.uses_pretrained_model else (None,)
-                        for model in models:
-                            cells.append(self._cell(grid, entry, method, model, seed, quick))
-        return cells
-
-    def _cell(self, grid, entry, method, model, seed, quick) -> Cell:
-        warm = None
-        if method.warm_start is not None:
-            warm = self._cell(grid, entry, get_method(method.warm_start), model, seed, quick)
-        params = _cell_params(self, grid, entry, method, model, seed, quick)
-        return Cell(grid.name, entry, method, model, seed, self.data_seed, params, warm)
-
-
-def _shrink(entry: DatasetEntry, quick: Mapping[str, Any]) -> DatasetEntry:
-    sizes = {k: min(getattr(entry, k), quick[k]) for k in _SIZE_KEYS}
-    return DatasetEntry(
-        entry.name, **sizes, params=entry.params, file_options=entry.file_options, path=entry.path
-    )
-
-
-def _dataset_params(entry: DatasetEntry, method: Method) -> dict[str, Any]:
-    if entry.is_file:
-        options = dict(entry.file_options)
-        columns = {k: options.get(k) for k in ("text_column", "feature_columns", "template")}
-    else:
-        info = DATASETS[entry.name]
-        columns = {"text_column": info.text_column, "template": info.template,
-                   "feature_columns": list(info.feature_columns) or None}  # fmt: skip
-    if method.family != "causal-lm":
-        columns.pop("template")
-    return {k: v for k, v in columns.items() if v is not None}
-
-
-def _cell_params(
-    suite: Suite,
-    grid: Grid,
-    entry: DatasetEntry,
-    method: Method,
-    model: str | None,
-    seed: int,
-    quick: bool,
-) -> dict[str, Any]:
-    if method.is_baseline:
-        return {}
-    params = {**_CELL_PARAM_DEFAULTS, **_dataset_params(entry, method)}
-    params.update(grid.params)
-    params.update(entry.params)
-    params.update(grid.method_params.get(method.name, {}))
-    if quick:
-        params.update(suite.quick.get("params", {}))
-    params.update(method.params)
-    if model is not None:
-        params["model"] = model
-    params["random_state"] = seed
-    return params
-
-
-# ----------------------------------------------------------------------------- parsing
 def _check_keys(value: Any, allowed: set[str], where: str, required: set[str] = frozenset()):
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
@@ -283,7 +103,7 @@ def _params(value: Any, where: str, names: set[str]) -> dict[str, Any]:
 
 
 def _dataset_entry(name: str, value: Any, where: str, base: Path, names: set[str]):
-    _check_keys(value, _DATASET_KEYS, where, required=set(_SIZE_KEYS))
+    _check_keys(value, _DATASET_KEYS, where, required=set(SIZE_KEYS))
     file_options = {k: value[k] for k in _FILE_KEYS if k in value}
     path = None
     if name not in DATASETS:
@@ -370,9 +190,9 @@ def parse_suite(data: Any, source: str, base: Path = Path()) -> Suite:
     names = estimator_param_names()
     seeds = _int_list(data["seeds"], f"{source}: seeds")
     quick = _check_keys(data.get("quick") or {}, _QUICK_KEYS, f"{source}: quick",
-                        required={*_SIZE_KEYS, "seeds"})  # fmt: skip
+                        required={*SIZE_KEYS, "seeds"})  # fmt: skip
     quick = {
-        **{k: _rows(quick[k], f"{source}: quick.{k}", k == "validation_rows") for k in _SIZE_KEYS},
+        **{k: _rows(quick[k], f"{source}: quick.{k}", k == "validation_rows") for k in SIZE_KEYS},
         "seeds": _int_list(quick["seeds"], f"{source}: quick.seeds"),
         "params": _params(quick.get("params"), f"{source}: quick.params", names),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,13 @@ class DatasetInfo:
     def input_columns(self) -> tuple[str, ...]:
         """The columns a model reads: the text column or the feature columns."""
         return (self.text_column,) if self.text_column else self.feature_columns
+
+    def estimator_params(self) -> dict[str, Any]:
+        """The `DecodingRegressor` parameters that point it at these inputs: the text column and
+        prompt template of a text dataset, or the feature columns of a tabular one."""
+        if self.kind == "text":
+            return {"text_column": self.text_column, "template": self.template}
+        return {"feature_columns": list(self.feature_columns)}
 
 
 @dataclass(frozen=True)

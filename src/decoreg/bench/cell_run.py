@@ -1,0 +1,231 @@
+"""Running one cell: load its rows, fit (or reuse a fit, or start from a saved first stage),
+predict the test rows, and build the cell's result row."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from decoreg.bench.cells import Cell, DatasetEntry
+from decoreg.bench.machine import peak_memory_mb, reset_peak_memory, resident_memory_mb
+from decoreg.bench.rows import PREDICTIONS_DIR, now
+from decoreg.datasets import DatasetInfo, LoadedDataset, load_dataset
+from decoreg.datasets.user_table import load_table_dataset
+from decoreg.metrics import regression_report
+from decoreg.paths import cache_dir
+
+WARM_STARTS_DIR = "warm-starts"
+
+
+# ------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class CellData:
+    """The rows one cell trains, validates and tests on."""
+
+    info: DatasetInfo
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+    def inputs(self, split: str) -> pd.DataFrame:
+        return getattr(self, split).loc[:, list(self.info.input_columns)]
+
+    def targets(self, split: str) -> np.ndarray:
+        return getattr(self, split)[self.info.target_column].to_numpy(dtype=np.float64)
+
+
+def load_cell_data(entry: DatasetEntry, data_seed: int) -> CellData:
+    """The first `train_rows`/`validation_rows`/`test_rows` rows of the seeded splits.
+
+    The split depends only on `data_seed`, so every method and seed sees the same rows, and a
+    smaller size (e.g. ``--quick``) takes a prefix of a larger one.
+    """
+    if entry.is_file:
+        data: LoadedDataset = load_table_dataset(entry.path, seed=data_seed, **entry.file_options)
+    else:
+        data = load_dataset(entry.name, seed=data_seed)
+    parts = {
+        split: data.split(split).iloc[:size].reset_index(drop=True)
+        for split, size in (
+            ("train", entry.train_rows),
+            ("validation", entry.validation_rows),
+            ("test", entry.test_rows),
+        )
+    }
+    return CellData(data.info, **parts)
+
+
+# --------------------------------------------------------------------------- fitting
+@dataclass
+class Fitted:
+    """A fitted estimator kept so that cells differing only in the decoder can reuse it."""
+
+    fit_key: str
+    estimator: Any
+    cell_id: str
+    fit_seconds: float
+
+
+def _train_summary(cell: Cell, estimator: Any) -> dict[str, Any] | None:
+    if cell.method.is_baseline:
+        return None  # a scikit-learn baseline keeps no training record
+    result = estimator.train_result_
+    return {
+        "steps_run": result.steps_run,
+        "best_step": result.best_step,
+        "stopped_early": result.stopped_early,
+        "seconds": result.seconds,
+        "loss": [[entry["step"], entry["loss"]] for entry in result.log if "loss" in entry],
+        "evaluations": result.evaluations,
+    }
+
+
+def _warm_start_folder(
+    cell: Cell, data: CellData, output: Path, fitted: Fitted | None
+) -> tuple[Path, float]:
+    """The saved model `cell` starts from, trained (or taken from `fitted`) if not on disk.
+
+    First stages are saved under ``cache_dir("bench", "warm-starts")``, named by their fit
+    key, so a resumed or repeated run reuses them.
+
+    Returns:
+        The folder and the seconds spent fitting it now (0 when it was saved before).
+    """
+    warm = cell.warm_start
+    folder = cache_dir("bench", WARM_STARTS_DIR) / warm.fit_key()[:24]
+    if (folder / "decoreg.json").exists():
+        return folder, 0.0
+    start = time.perf_counter()
+    if fitted is not None and fitted.fit_key == warm.fit_key():
+        estimator = fitted.estimator
+    else:
+        estimator = _fit(warm, data, output)
+    seconds = time.perf_counter() - start
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    estimator.save(staging)
+    os.replace(staging, folder)
+    return folder, seconds
+
+
+def _fit(cell: Cell, data: CellData, output: Path, init_from: Path | None = None) -> Any:
+    if cell.method.is_baseline:
+        return cell.method.baseline(data.info, cell.seed).fit(
+            data.inputs("train"), data.targets("train")
+        )
+    from decoreg.estimator import DecodingRegressor
+
+    params = dict(cell.params)
+    if init_from is not None:
+        params["init_from"] = str(init_from)
+    estimator = DecodingRegressor(**params)
+    eval_set = None
+    if len(data.validation) and estimator.train_option("max_steps") > 0:
+        eval_set = (data.inputs("validation"), data.targets("validation"))
+    return estimator.fit(data.inputs("train"), data.targets("train"), eval_set=eval_set)
+
+
+def _predict(cell: Cell, estimator: Any, data: CellData) -> tuple[np.ndarray, np.ndarray]:
+    """[N] predictions (the training median where unparseable) and [N] parsed flags."""
+    inputs = data.inputs("test")
+    if cell.method.is_baseline:
+        values = np.asarray(estimator.predict(inputs), dtype=np.float64)
+        return values, np.ones(len(values), dtype=bool)
+    estimator.set_params(decoder=cell.params.get("decoder"))
+    details = estimator.predict_details(inputs)
+    values = np.asarray(details.values, dtype=np.float64)
+    parsed = np.asarray(details.parsed, dtype=bool) & np.isfinite(values)
+    fallback = float(np.median(data.targets("train")))
+    return np.where(parsed, values, fallback), parsed
+
+
+# ------------------------------------------------------------------------------- rows
+def cell_row(cell: Cell) -> dict[str, Any]:
+    """The fields that name a cell, first in every result row (finished or failed)."""
+    return {
+        "key": cell.key,
+        "cell": cell.cell_id,
+        "grid": cell.grid,
+        "dataset": cell.dataset.name,
+        "method": cell.method.name,
+        "label": cell.method.label,
+        "baseline": cell.method.is_baseline,
+        "model": cell.model,
+        "seed": cell.seed,
+    }
+
+
+def run_cell(
+    cell: Cell, data: CellData, output: Path, fitted: Fitted | None = None
+) -> tuple[dict[str, Any], Fitted | None]:
+    """Fit (or reuse `fitted`), predict the test rows and build the cell's result row.
+
+    Any exception inside becomes a ``failed`` row (with its message and traceback); the
+    returned `Fitted` is what later cells may reuse (None after a failure or for baselines).
+    """
+    reset_peak_memory()
+    start_rss_mb = resident_memory_mb()
+    start = time.perf_counter()
+    row = cell_row(cell)
+    row["rows"] = {"train": len(data.train), "validation": len(data.validation),
+                   "test": len(data.test)}  # fmt: skip
+    row["started_at"] = now()
+    fit_key = cell.fit_key()
+    try:
+        if cell.warm_start is not None:  # the first stage is kept for the cells that share it
+            folder, row["warm_start_seconds"] = _warm_start_folder(cell, data, output, fitted)
+            row["warm_start"] = {"cell": cell.warm_start.cell_id, "folder": str(folder)}
+            fit_start = time.perf_counter()
+            estimator = _fit(cell, data, output, init_from=folder)
+            fit_seconds = time.perf_counter() - fit_start
+        elif fitted is not None and fit_key is not None and fitted.fit_key == fit_key:
+            estimator, fit_seconds = fitted.estimator, 0.0
+            row["shared_fit_with"] = fitted.cell_id
+        else:
+            fitted = None
+            estimator = _fit(cell, data, output)
+            fit_seconds = time.perf_counter() - start
+            if fit_key is not None:
+                fitted = Fitted(fit_key, estimator, cell.cell_id, fit_seconds)
+        predict_start = time.perf_counter()
+        y_pred, parsed = _predict(cell, estimator, data)
+        predict_seconds = time.perf_counter() - predict_start
+        y_true = data.targets("test")
+        metrics = regression_report(y_true, y_pred, parsed)
+        predictions = Path(PREDICTIONS_DIR) / f"{cell.key}.csv"
+        (output / PREDICTIONS_DIR).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"y_true": y_true, "y_pred": y_pred, "parsed": parsed}).to_csv(
+            output / predictions, index=False
+        )
+        row.update(
+            status="ok",
+            metrics=metrics,
+            fit_seconds=fit_seconds,
+            predict_seconds=predict_seconds,
+            train=_train_summary(cell, estimator),
+            predictions=str(predictions),
+        )
+    except Exception as error:  # a failed cell is recorded; the suite goes on
+        fitted = None
+        row.update(
+            status="failed",
+            error={
+                "type": type(error).__name__,
+                "message": str(error),
+                "traceback": traceback.format_exc(limit=-8),
+            },
+        )
+    row["wall_seconds"] = time.perf_counter() - start
+    row["peak_rss_mb"] = peak_memory_mb()
+    row["start_rss_mb"] = start_rss_mb
+    row["finished_at"] = now()
+    row["config"] = cell.config()
+    return row, fitted

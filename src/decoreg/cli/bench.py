@@ -1,0 +1,84 @@
+"""`decoreg bench`: run a benchmark suite resumably and render its report."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from decoreg.cli.common import add_command
+from decoreg.errors import ConfigError
+
+DEFAULT_RESULTS = Path("benchmarks", "results")
+
+
+def add_bench_command(commands) -> None:
+    summary = "run a benchmark suite (datasets x methods x models x seeds) and report it"
+    p = add_command(commands, "bench", run_bench, summary, description=run_bench.__doc__)
+    p.add_argument("suite", nargs="?", help="built-in suite name or suite YAML file")
+    p.add_argument("--quick", action="store_true", help="shrink every cell for a smoke run")
+    p.add_argument(
+        "--output",
+        type=Path,
+        help="result folder (default benchmarks/results/SUITE, or SUITE-quick with --quick)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a result folder: finished cells are not rerun, failed ones are",
+    )
+    p.add_argument("--lock", type=Path, help="hold an flock on this file while each cell runs")
+    p.add_argument("--report-only", action="store_true", help="only re-render results.md/plots")
+    p.add_argument("--list", action="store_true", help="list built-in suites and the methods")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run every unfinished cell of SUITE (a built-in suite name or a YAML file), append one
+    JSONL row per cell to OUTPUT/results.jsonl, and render OUTPUT/results.md with Markdown
+    tables (mean ± std over seeds) and PNG plots. A failed cell is recorded and the suite goes
+    on."""
+    # Imported here: the harness loads matplotlib and scikit-learn, which other commands skip.
+    from decoreg.bench.publish import write_report
+    from decoreg.bench.runner import run_suite
+    from decoreg.bench.suite import builtin_suites, load_suite
+
+    if args.list:
+        _print_suites_and_methods()
+        return 0
+    if not args.suite:
+        raise ConfigError(f"name a suite; built-in suites: {', '.join(builtin_suites())}")
+    suite = load_suite(args.suite)
+    output = args.output or DEFAULT_RESULTS / (suite.name + ("-quick" if args.quick else ""))
+    if not args.report_only:
+        command = _command_line(args, output)
+        summary = run_suite(
+            suite, output, quick=args.quick, resume=args.resume, lock=args.lock, command=command
+        )
+        print(
+            f"{summary.run} cells run ({summary.failed} failed), {summary.skipped} skipped, "
+            f"{summary.wall_seconds / 60:.1f} min"
+        )
+    path = write_report(suite, output, quick=args.quick)
+    print(f"wrote {path}")
+    return 0
+
+
+def _print_suites_and_methods() -> None:
+    from decoreg.bench.methods import METHODS, missing_pieces
+    from decoreg.bench.suite import builtin_suites
+
+    print("built-in suites: " + ", ".join(builtin_suites()))
+    print("methods:")
+    for name, method in METHODS.items():
+        missing = missing_pieces(method)
+        status = "" if missing is None else f"  [not available: {missing}]"
+        print(f"  {name:<24} {method.label}: {method.description}{status}")
+
+
+def _command_line(args: argparse.Namespace, output: Path) -> str:
+    """The bench command as a user would type it again (with the resolved output folder)."""
+    parts = ["decoreg", "bench", args.suite, "--output", str(output)]
+    parts += [flag for flag, on in (("--quick", args.quick), ("--resume", args.resume)) if on]
+    if args.lock:
+        parts += ["--lock", str(args.lock)]
+    return " ".join(shlex.quote(part) for part in parts)
