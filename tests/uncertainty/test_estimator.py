@@ -115,3 +115,13 @@ def test_causal_lm_samples_give_the_quantiles_of_predict_quantiles(tiny_model_di
     bands = est.predict_quantiles(TEXTS[:5], QUANTILES)
     for column, q in enumerate(QUANTILES):
         np.testing.assert_array_equal(pred.quantile(q), bands[:, column])
+
+
+def test_calibration_rows_are_saved_with_the_model(tabular, tmp_path):
+    est, frame, _ = tabular
+    est.save(tmp_path / "model")
+    loaded = DecodingRegressor.load(tmp_path / "model")
+    assert len(loaded.calibration_) == len(est.calibration_)
+    np.testing.assert_array_equal(
+        loaded.predict_interval(frame.iloc[:10]), est.predict_interval(frame.iloc[:10])
+    )

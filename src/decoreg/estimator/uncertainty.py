@@ -121,7 +121,7 @@ class UncertaintyMethods:
         return pred.with_fallback(self.model_.fallback)
 
     def _calibration_distribution(self, plan: RunPlan) -> Predictive:
-        rows = getattr(self, "calibration_", None)  # set by fit only when it held rows out
+        rows = self.calibration_  # fit and load set it (None: no rows held out)
         if rows is None:
             raise ConfigError(
                 "no calibration rows: fit held out no validation split (it does when "

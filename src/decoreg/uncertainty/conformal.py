@@ -26,13 +26,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from decoreg.errors import ConfigError
 from decoreg.uncertainty.distribution import Predictive, check_coverage
 
+CALIBRATION_FILE = "calibration.parquet"
+_TARGET = "__decoreg_calibration_target__"  # the targets' column beside the inputs' columns
+_TEXT = "text"  # the column of text inputs
 _K_TOLERANCE = 1e-9  # (n + 1)(1 - alpha) an integer up to rounding rounds to that integer
 
 
@@ -111,3 +116,27 @@ class CalibrationRows:
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the rows (inputs and targets, not the distributions) to `CALIBRATION_FILE`
+        in a model folder, so that a loaded model calibrates on them again."""
+        if isinstance(self.inputs, pd.DataFrame):
+            frame = self.inputs.reset_index(drop=True).copy()
+        else:
+            frame = pd.DataFrame({_TEXT: list(self.inputs)})
+        frame[_TARGET] = self.targets
+        path = Path(directory) / CALIBRATION_FILE
+        frame.to_parquet(path, index=False)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path, *, table: bool) -> CalibrationRows | None:
+        """The rows `save` wrote to a model folder (None if it holds none); `table`: the
+        inputs are a frame of feature rows, else texts."""
+        path = Path(directory) / CALIBRATION_FILE
+        if not path.is_file():
+            return None
+        frame = pd.read_parquet(path)
+        targets = frame.pop(_TARGET).to_numpy(dtype=np.float64)
+        inputs = frame if table else frame[_TEXT].astype(str).tolist()
+        return cls(inputs, targets, f"the calibration rows saved in {CALIBRATION_FILE}")
