@@ -242,7 +242,8 @@ def predict_file(
     }
     if interval is not None:  # the interval depends on the calibration rows too
         fingerprint["interval"] = interval
-        fingerprint["calibration_sha256"] = _digest(estimator.calibration_.inputs)
+        rows = estimator.calibration_  # None: predict_interval says what to do
+        fingerprint["calibration_sha256"] = None if rows is None else _digest(rows.inputs)
     summary = write_incrementally(
         output,
         len(inputs),

@@ -91,7 +91,7 @@ def tiny(model_dir, **params):
     return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
 
 
-def test_causal_lm_grid_distribution_and_intervals(tiny_model_dir):
+def test_causal_lm_grid_distribution_and_intervals(tiny_model_dir, tmp_path):
     est = tiny(tiny_model_dir).fit(TEXTS, TARGETS)
     pred = est.predict_distribution(TEXTS[:6])
     assert pred.kind == "grid"
@@ -104,7 +104,11 @@ def test_causal_lm_grid_distribution_and_intervals(tiny_model_dir):
     report = est.evaluate(TEXTS, TARGETS)
     assert {"crps", "nll", "coverage_90"} <= set(report)
     est.calibrate(TEXTS[:12], TARGETS[:12])
-    assert est.predict_interval(TEXTS[12:], coverage=0.8).shape == (12, 2)
+    intervals = est.predict_interval(TEXTS[12:], coverage=0.8)
+    assert intervals.shape == (12, 2)
+    loaded = DecodingRegressor.load(est.save(tmp_path / "model"))  # the texts are kept
+    assert loaded.calibration_.inputs == est.calibration_.inputs
+    np.testing.assert_array_equal(loaded.predict_interval(TEXTS[12:], coverage=0.8), intervals)
 
 
 def test_causal_lm_samples_give_the_quantiles_of_predict_quantiles(tiny_model_dir):

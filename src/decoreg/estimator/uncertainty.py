@@ -126,7 +126,8 @@ class UncertaintyMethods:
             raise ConfigError(
                 "no calibration rows: fit held out no validation split (it does when "
                 "max_steps > 0, validation_fraction > 0 and there are >= 10 rows, or with "
-                "eval_set), so call calibrate(X_cal, y_cal) with held-out rows first"
+                "eval_set), so call calibrate(X_cal, y_cal) with held-out rows first "
+                "(decoreg predict: --calibration FILE)"
             )
         key = (plan.decoder_name, plan.decode, self.random_state)
         if key not in rows.distributions:

@@ -52,4 +52,5 @@ class GridDecoder(Decoder):
         `normalize_grid` says: that option concerns only the unnormalized grid mean)."""
         grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
         values, probs = grid_distribution(model.grid_logprobs(batch.inputs), grid_values)
-        return Predictive.from_grid(values, probs)
+        # already sorted and normalized: the very probabilities `grid_quantile` reads
+        return Predictive("grid", np.broadcast_to(values, probs.shape).copy(), probs)
