@@ -38,10 +38,20 @@ def sample_quantile(
     samples: np.ndarray,  # [B, S], NaN = unusable; every row has a usable sample
     q: float,
 ) -> np.ndarray:  # [B]
-    """The q quantile of each row's usable samples by the inverted empirical CDF."""
+    """The q quantile of each row's usable samples by the inverted empirical CDF.
+
+    Rows without a NaN take numpy's `quantile` (the same numbers as `nanquantile`, which
+    loops over rows in Python and is ~10x slower); only rows with one take `nanquantile`.
+    """
     if not 0.0 <= q <= 1.0:
         raise ConfigError(f"quantile must be in [0, 1], got {q}")
-    return np.nanquantile(samples, q, axis=1, method=QUANTILE_METHOD)
+    samples = np.asarray(samples, dtype=np.float64)
+    gaps = np.isnan(samples).any(axis=1)
+    out = np.empty(len(samples))
+    out[~gaps] = np.quantile(samples[~gaps], q, axis=1, method=QUANTILE_METHOD)
+    if gaps.any():
+        out[gaps] = np.nanquantile(samples[gaps], q, axis=1, method=QUANTILE_METHOD)
+    return out
 
 
 def weighted_quantile(
