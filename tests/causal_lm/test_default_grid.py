@@ -1,4 +1,5 @@
-"""The default grid: the paper's digits for integer targets in 0..9, all ten digits otherwise."""
+"""The default grid: all ten digits for negative or fractional targets, the paper's integers
+otherwise (scaled into 0..9 when they exceed it)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_integer_targets_within_the_digits_keep_the_papers_grid_unscaled(targets
     ("targets", "lo", "hi"),
     [
         ([-2.7, 0.1, 2.8], -2.7, 2.8),  # the sentiment case: used to get the grid 0..3
-        ([2.0, 11.0], 2.0, 11.0),  # above 9
+        ([-20.0, 21.0], -20.0, 21.0),  # negative integers
         ([1.5, 2.25, 3.5], 1.5, 3.5),  # fractional inside 0..9
     ],
 )
@@ -45,3 +46,10 @@ def test_a_given_grid_and_never_keep_their_meaning():
     assert grid == (1.0, 2.0, 3.0, 4.0) and scaler.is_identity  # inside the user's grid
     grid, scaler = resolved([1.5, 3.5], scale_targets="never")
     assert grid == tuple(float(v) for v in range(10)) and scaler.is_identity
+
+
+def test_non_negative_integers_above_nine_keep_the_papers_integers_scaled_into_them():
+    """Complexity 1-16: the grid 1..9, and 1 -> 1, 16 -> 9 (scale 8 / 15), as before."""
+    grid, scaler = resolved([1, 4, 16])
+    assert grid == tuple(float(v) for v in range(1, 10))
+    np.testing.assert_allclose(scaler.transform(np.array([1.0, 16.0])), [1.0, 9.0], atol=1e-12)
