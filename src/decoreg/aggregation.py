@@ -29,16 +29,47 @@ from decoreg.errors import ConfigError
 
 AGGREGATES = ("mean", "median", "clipped-mean", "clipped-median", "quantile")
 QUANTILE_METHOD = "inverted_cdf"
+QUANTILE_SLACK = 1e-7
+"""`weighted_quantile` takes the first value whose cumulative probability reaches q less this:
+it keeps an exact boundary (q = 0.5 with p = (0.5, 0.5)) on the lower value despite rounding."""
 
 
 def sample_quantile(
     samples: np.ndarray,  # [B, S], NaN = unusable; every row has a usable sample
     q: float,
 ) -> np.ndarray:  # [B]
-    """The q quantile of each row's usable samples by the inverted empirical CDF."""
+    """The q quantile of each row's usable samples by the inverted empirical CDF.
+
+    Rows without a NaN take numpy's `quantile` (the same numbers as `nanquantile`, which
+    loops over rows in Python and is ~10x slower); only rows with one take `nanquantile`.
+    """
     if not 0.0 <= q <= 1.0:
         raise ConfigError(f"quantile must be in [0, 1], got {q}")
-    return np.nanquantile(samples, q, axis=1, method=QUANTILE_METHOD)
+    samples = np.asarray(samples, dtype=np.float64)
+    gaps = np.isnan(samples).any(axis=1)
+    out = np.empty(len(samples))
+    out[~gaps] = np.quantile(samples[~gaps], q, axis=1, method=QUANTILE_METHOD)
+    if gaps.any():
+        out[gaps] = np.nanquantile(samples[gaps], q, axis=1, method=QUANTILE_METHOD)
+    return out
+
+
+def weighted_quantile(
+    values: np.ndarray,  # [B, K], each row ascending
+    probs: np.ndarray,  # [B, K], each row summing to 1
+    q: float,
+) -> np.ndarray:  # [B]
+    """The q quantile of each row's discrete distribution: the smallest value whose cumulative
+    probability reaches q (less `QUANTILE_SLACK`), the inverted CDF of a weighted support.
+
+    The grid decoders' rule (`decoreg.causal_lm.grid.grid_quantile`) and that of
+    `decoreg.uncertainty.Predictive` for grid distributions.
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ConfigError(f"quantile must be in [0, 1], got {q}")
+    cumulative = np.cumsum(probs, axis=1)
+    index = np.minimum((cumulative < q - QUANTILE_SLACK).sum(axis=1), values.shape[1] - 1)
+    return np.take_along_axis(values, index[:, None], axis=1)[:, 0]
 
 
 def aggregate(

@@ -10,11 +10,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from decoreg.errors import ConfigError
+
+if TYPE_CHECKING:
+    from decoreg.uncertainty.distribution import Predictive
 
 
 @dataclass(frozen=True)
@@ -162,10 +167,22 @@ class Decoder(ABC):
 
     Attributes:
         uses_grid: Whether the decoder scores the model's grid of numbers.
+        gives_distribution: Whether `distribution` returns each row's predictive distribution
+            (the grid and sampling decoders); the others give one number per row.
     """
 
     uses_grid: ClassVar[bool] = False
+    gives_distribution: ClassVar[bool] = False
 
     @abstractmethod
     def __call__(self, model: Any, batch: Batch, *, generator: torch.Generator) -> Predictions:
         """One prediction per row of `batch`; `generator` seeds any sampling."""
+
+    def distribution(self, model: Any, batch: Batch, *, generator: torch.Generator) -> Predictive:
+        """Each row's predictive distribution in the model's target space: the grid values and
+        their probabilities, or the samples the decoder aggregates (the same samples for the
+        same seed). Decoders that give one number per row refuse."""
+        raise ConfigError(
+            f"decoder {type(self).__name__} gives one number per row, not a distribution; "
+            "distributions, CRPS and intervals need a grid-* or sample-* decoder"
+        )

@@ -181,14 +181,17 @@ def predict_file(
     data_path: str | Path,
     model_dir: str | Path,
     quantiles: list[float] | None = None,
+    interval: float | None = None,
     chunk_rows: int,
     resume: bool,
 ) -> PredictionFile:
     """Predict every row of `frame` into the CSV `output` chunk by chunk (resumable).
 
     The file has the columns ``row, prediction, parsed, text`` and, for each level of
-    `quantiles`, ``q<level>``. A resume must see the same inputs (by digest), model folder,
-    decoder, decoding options, quantiles, chunk size and seed as the run it continues.
+    `quantiles`, ``q<level>``, and for a conformal `interval` ``lower<coverage>`` and
+    ``upper<coverage>`` (`DecodingRegressor.predict_interval`). A resume must see the same
+    inputs (by digest), model folder, decoder, decoding options, quantiles, interval (and
+    calibration rows), chunk size and seed as the run it continues.
 
     Args:
         estimator: A fitted `DecodingRegressor`.
@@ -197,6 +200,8 @@ def predict_file(
         data_path: Where `frame` was read from (named in errors; part of the fingerprint).
         model_dir: The folder `estimator` was loaded from.
         quantiles: Levels in (0, 1) of each prediction's distribution to write too.
+        interval: The coverage of a conformal interval to write too, calibrated on the
+            estimator's calibration rows.
         chunk_rows: Rows predicted and appended at a time.
         resume: Continue a killed run's output instead of starting again.
 
@@ -221,6 +226,9 @@ def predict_file(
             bounds = estimator.predict_quantiles(frame.iloc[start:stop], quantiles=quantiles)
             for column, level in enumerate(quantiles):
                 out[f"q{level:g}"] = bounds[:, column]
+        if interval is not None:
+            lower_upper = estimator.predict_interval(frame.iloc[start:stop], coverage=interval)
+            out[f"lower{interval:g}"], out[f"upper{interval:g}"] = lower_upper.T
         return out
 
     fingerprint = {
@@ -232,6 +240,10 @@ def predict_file(
         "decode": estimator.decode_config().to_dict(),
         "quantiles": list(quantiles or []),
     }
+    if interval is not None:  # the interval depends on the calibration rows too
+        fingerprint["interval"] = interval
+        rows = estimator.calibration_  # None: predict_interval says what to do
+        fingerprint["calibration_sha256"] = None if rows is None else _digest(rows.inputs)
     summary = write_incrementally(
         output,
         len(inputs),

@@ -6,8 +6,11 @@ to make accurate is exactly what it reports.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from decoreg.aggregation import weighted_quantile
 
 
 def expected_value(
@@ -24,16 +27,24 @@ def expected_value(
     return probs @ grid_values.to(probs.dtype)
 
 
+def grid_distribution(
+    grid_logprobs: Tensor,  # [B, G] log p(str(g) | x)
+    grid_values: Tensor,  # [G]
+) -> tuple[np.ndarray, np.ndarray]:  # [G] ascending, [B, G]
+    """The grid values in ascending order and each row's probabilities of them, renormalized
+    over the grid (float64): the distribution the grid decoders read quantiles from."""
+    order = torch.argsort(grid_values, stable=True)
+    probs = torch.softmax(grid_logprobs[:, order].double(), dim=-1)
+    return grid_values[order].double().cpu().numpy(), probs.cpu().numpy()
+
+
 def grid_quantile(
     grid_logprobs: Tensor,  # [B, G]
     grid_values: Tensor,  # [G]
     quantile: float,
 ) -> Tensor:  # [B]
-    """The smallest grid value whose cumulative (renormalized) probability reaches `quantile`."""
-    order = torch.argsort(grid_values)
-    probs = torch.softmax(grid_logprobs[:, order], dim=-1)
-    cumulative = probs.cumsum(dim=-1)
-    # Subtracting a tiny slack keeps an exact 0.5 boundary on the lower value despite rounding.
-    index = torch.searchsorted(cumulative, torch.full_like(cumulative[:, :1], quantile - 1e-7))
-    index = index.clamp(max=len(order) - 1).squeeze(-1)
-    return grid_values[order][index]
+    """The smallest grid value whose cumulative (renormalized) probability reaches `quantile`
+    (`decoreg.aggregation.weighted_quantile`)."""
+    values, probs = grid_distribution(grid_logprobs, grid_values)
+    support = np.broadcast_to(values, probs.shape)
+    return torch.from_numpy(weighted_quantile(support, probs, quantile)).to(grid_values.dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from decoreg.cli.common import (
@@ -21,6 +22,8 @@ from decoreg.distributed import launched_world_size
 from decoreg.errors import ConfigError, DecoregError
 from decoreg.estimator import DecodingRegressor
 from decoreg.incremental import predict_file
+from decoreg.uncertainty.distribution import check_coverage
+from decoreg.uncertainty.report import uncertainty_table, write_evaluation_plots
 
 DEFAULT_CHUNK_ROWS = 1000
 
@@ -35,6 +38,18 @@ def add_predict_command(commands) -> None:
         "--quantiles",
         help="also write these quantiles of each prediction, e.g. 0.1,0.9 for an interval "
         "(grid-* and sample-* decoders)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        metavar="COVERAGE",
+        help="also write a split-conformal interval (lower<c>, upper<c>) that covers the truth "
+        "with this probability, e.g. 0.9; calibrated on the validation rows held out in "
+        "training, or on --calibration",
+    )
+    _add_calibration_options(p)
+    p.add_argument(
+        "--target-column", help="target column of --calibration (default: the one trained on)"
     )
     g = p.add_argument_group("large files")
     g.add_argument(
@@ -59,7 +74,25 @@ def add_evaluate_command(commands) -> None:
     p.add_argument("--target-column", help="default: the column used in training")
     p.add_argument("--decoder", help="override the saved decoder")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    p.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="write a reliability plot (PIT histogram, coverage vs nominal) and a 90%% "
+        "interval plot (conformal when there are calibration rows) to DIR",
+    )
+    _add_calibration_options(p)
     _add_loaded_model_options(p)
+
+
+def _add_calibration_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="held-out rows with targets (the training columns) to calibrate intervals on, "
+        "instead of the validation rows saved with the model",
+    )
 
 
 def _add_loaded_model_options(p: argparse.ArgumentParser) -> None:
@@ -72,6 +105,9 @@ def run_predict(args: argparse.Namespace) -> int:
     estimator = _load(args)
     frame = read_table(args.data)
     levels = [float(q) for q in split_list(args.quantiles)] if args.quantiles else None
+    if args.interval is not None:
+        check_coverage(args.interval)
+        _calibrate(estimator, args)
     written = predict_file(
         estimator,
         frame,
@@ -79,6 +115,7 @@ def run_predict(args: argparse.Namespace) -> int:
         data_path=args.data,
         model_dir=args.model_dir,
         quantiles=levels,
+        interval=args.interval,
         chunk_rows=args.chunk_rows,
         resume=args.resume,
     )
@@ -100,9 +137,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"{args.model_dir} does not record a target column: pass --target-column"
         )
     targets = numeric_targets(frame, target_column, str(args.data))
+    _calibrate(estimator, args)
     metrics = estimator.evaluate(frame, targets, source=str(args.data))
-    print(json.dumps(metrics, indent=2) if args.json else metrics_table({str(args.data): metrics}))
+    if args.plots is not None:
+        name = Path(args.data).stem
+        for path in write_evaluation_plots(estimator, frame, targets, args.plots, name=name):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(metrics_table({str(args.data): metrics}))
+        if "crps" in metrics:
+            print(uncertainty_table({str(args.data): metrics}))
     return 0
+
+
+def _calibrate(estimator: DecodingRegressor, args: argparse.Namespace) -> None:
+    """Calibrate on --calibration's rows, when given."""
+    if args.calibration is None:
+        return
+    target_column = args.target_column or saved_target_column(args.model_dir)
+    if not target_column:
+        raise DecoregError(
+            f"{args.model_dir} does not record a target column: pass --target-column"
+        )
+    frame = read_table(args.calibration)
+    source = str(args.calibration)
+    estimator.calibrate(frame, numeric_targets(frame, target_column, source), source=source)
 
 
 def _load(args: argparse.Namespace) -> DecodingRegressor:

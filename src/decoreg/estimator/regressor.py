@@ -17,13 +17,14 @@ from decoreg.errors import ConfigError
 from decoreg.estimator import saving
 from decoreg.estimator.inputs import declare_input_tags, fit_rows, read_inputs, read_targets
 from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
+from decoreg.estimator.uncertainty import UncertaintyMethods, held_out_rows
 from decoreg.families import get_family
 from decoreg.inference import predict_prepared, with_fallback
 from decoreg.metrics import regression_report
 from decoreg.training import Dataset, EvaluationHook, TrainResult, fit
 
 
-class DecodingRegressor(RegressorMixin, BaseEstimator):
+class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
     """A language model that predicts numbers by writing them, fine-tuned to be accurate.
 
     Options that only one family reads (`Family.owned_params`: e.g. `grid` and `head` for
@@ -260,7 +261,9 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         plan = self.plan()  # every option problem is raised here, before data is read
         inputs, targets, validation = fit_rows(self, plan, X, y, eval_set, source)
         with plan.torch_threads():
-            return self._fit_inputs(plan, inputs, targets, validation, on_evaluation)
+            self._fit_inputs(plan, inputs, targets, validation, on_evaluation)
+        self.calibration_ = held_out_rows(validation)  # predict_interval's default rows
+        return self
 
     def _fit_inputs(self, plan: RunPlan, inputs, targets, validation, on_evaluation) -> Any:
         plan = plan.for_train_rows(len(targets), World.current().size)
@@ -335,11 +338,14 @@ class DecodingRegressor(RegressorMixin, BaseEstimator):
         return np.stack(columns, axis=1)
 
     def evaluate(self, X, y, *, source: str = PYTHON_SOURCE) -> dict[str, float]:
-        """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs."""
+        """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs; with a
+        decoder that gives a distribution also CRPS, NLL (grid) and the coverage and width of
+        central intervals (`decoreg.uncertainty.metrics.uncertainty_report`)."""
         details = self.predict_details(X, source=source)
         targets = read_targets(y, len(details.values), source)
         y_pred = with_fallback(details, self.model_.fallback)
-        return regression_report(targets, y_pred, details.parsed)
+        report = regression_report(targets, y_pred, details.parsed)
+        return report | self.uncertainty_scores(X, targets, source=source)
 
     def _predict(self, plan: RunPlan, inputs, seed: int | None):
         with plan.torch_threads():

@@ -19,6 +19,7 @@ from decoreg.causal_lm.folder_safety import check_model_folder
 from decoreg.errors import ConfigError
 from decoreg.families import foreign_options, get_family
 from decoreg.training import TrainResult, process_rank
+from decoreg.uncertainty.conformal import CalibrationRows
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def save(estimator, directory: str | Path, *, target_column: str | None) -> Path
             "feature_names_in": None if names is None else [str(n) for n in names],
         }
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=_json_default))
+    if estimator.calibration_ is not None:  # predict_interval's rows, kept for later
+        estimator.calibration_.save(directory)
     return directory
 
 
@@ -83,6 +86,7 @@ def load(cls, directory: str | Path, *, trust_remote_code: bool):
     else:
         estimator.model_ = family.load(directory)
     estimator.train_result_ = TrainResult(**meta["train"])
+    estimator.calibration_ = CalibrationRows.load(directory, table=family.input_kind == "table")
     inputs = meta.get("inputs")
     if inputs is not None:
         estimator.n_features_in_ = inputs["n_features_in"]

@@ -30,6 +30,7 @@ from decoreg.core import Batch, Decoder, Predictions
 from decoreg.errors import ConfigError
 from decoreg.rl.rollout import choose_actions, input_uniforms
 from decoreg.tabular.model import TabularRegressor
+from decoreg.uncertainty.distribution import Predictive
 
 HEAD_READOUTS = ("pointwise", "riemann-mean", "riemann-median")
 DECODING_STEP = 0  # the `step` of decoding noise; RL rollouts count their steps from 1
@@ -141,6 +142,7 @@ class SamplingDecoder(Decoder):
     aggregate: str = "mean"
     quantile: float = 0.5
     max_sequences: int = 16384
+    gives_distribution = True
 
     def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
@@ -165,7 +167,21 @@ class SamplingDecoder(Decoder):
     def __call__(
         self, model: TabularRegressor, batch: Batch, *, generator: torch.Generator
     ) -> Predictions:
-        ids = sample_token_ids(
+        ids = self._token_ids(model, batch, generator)
+        values = self.aggregate_samples(_decode(model, ids), model.target.clip_margin)
+        return Predictions(values, _texts(model, ids[:, 0]), ~np.isnan(values))
+
+    def distribution(
+        self, model: TabularRegressor, batch: Batch, *, generator: torch.Generator
+    ) -> Predictive:
+        """The samples `__call__` aggregates (special-value tokens unusable), unclipped: the
+        model's inverse target transform clips them on the way to the user's scale."""
+        return Predictive.from_samples(_decode(model, self._token_ids(model, batch, generator)))
+
+    def _token_ids(
+        self, model: TabularRegressor, batch: Batch, generator: torch.Generator
+    ) -> Tensor:  # [B, S, L]
+        return sample_token_ids(
             model,
             batch,
             num_samples=self.num_samples,
@@ -173,8 +189,6 @@ class SamplingDecoder(Decoder):
             seed=generator.initial_seed(),
             max_sequences=self.max_sequences,
         )
-        values = self.aggregate_samples(_decode(model, ids), model.target.clip_margin)
-        return Predictions(values, _texts(model, ids[:, 0]), ~np.isnan(values))
 
 
 def riemann_readout(probs: Tensor, statistic: str) -> Tensor:

@@ -19,6 +19,7 @@ from decoreg.causal_lm.numbers import parse_many
 from decoreg.config import DecodeConfig
 from decoreg.core import Batch, Decoder, Predictions
 from decoreg.rl.rollout import input_uniforms
+from decoreg.uncertainty.distribution import Predictive
 
 DECODING_STEP = 0  # the `step` of decoding noise; RL rollouts count their steps from 1
 
@@ -55,7 +56,20 @@ class SampleAggregate(Decoder):
     config: DecodeConfig = field(default_factory=DecodeConfig)
     statistic: str = "mean"
 
+    gives_distribution = True
+
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
+        numbers, texts = self._samples(model, batch, generator)
+        values = aggregate(numbers, self.statistic, quantile=self.config.quantile)
+        return Predictions(values=values, texts=texts, parsed=~np.isnan(values))
+
+    def distribution(self, model, batch: Batch, *, generator: torch.Generator) -> Predictive:
+        """The samples themselves (unparseable ones unusable), as `__call__` draws them."""
+        return Predictive.from_samples(self._samples(model, batch, generator)[0])
+
+    def _samples(
+        self, model, batch: Batch, generator: torch.Generator
+    ) -> tuple[np.ndarray, list[str]]:  # [B, S] numbers (NaN = unparseable), B texts
         max_new_tokens = self.config.max_new_tokens or model.max_number_tokens
         samples = sample_sequences(
             model,
@@ -74,8 +88,7 @@ class SampleAggregate(Decoder):
             values, ok = parse_many(model.number_format, row_samples)
             numbers[row] = np.where(ok, values, np.nan)
             texts.append(f"{row_samples[0]!r} ({int(ok.sum())}/{len(row_samples)} parsed)")
-        values = aggregate(numbers, self.statistic, quantile=self.config.quantile)
-        return Predictions(values=values, texts=texts, parsed=~np.isnan(values))
+        return numbers, texts
 
 
 def prompt_uniforms(

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from decoreg.causal_lm.grid import expected_value, grid_quantile
+from decoreg.causal_lm.grid import expected_value, grid_distribution, grid_quantile
 from decoreg.config import DecodeConfig
 from decoreg.core import Batch, Decoder, Predictions
+from decoreg.uncertainty.distribution import Predictive
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class GridDecoder(Decoder):
     config: DecodeConfig = field(default_factory=DecodeConfig)
     statistic: str = "mean"
     uses_grid = True
+    gives_distribution = True
 
     @torch.no_grad()
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
@@ -43,3 +45,12 @@ class GridDecoder(Decoder):
         return Predictions(
             values=values.double().numpy(), texts=texts, parsed=np.ones(len(texts), dtype=bool)
         )
+
+    @torch.no_grad()
+    def distribution(self, model, batch: Batch, *, generator: torch.Generator) -> Predictive:
+        """The grid values and their probabilities, renormalized over the grid (whatever
+        `normalize_grid` says: that option concerns only the unnormalized grid mean)."""
+        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
+        values, probs = grid_distribution(model.grid_logprobs(batch.inputs), grid_values)
+        # already sorted and normalized: the very probabilities `grid_quantile` reads
+        return Predictive("grid", np.broadcast_to(values, probs.shape).copy(), probs)
