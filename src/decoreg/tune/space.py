@@ -173,7 +173,7 @@ class SearchSpace:
         """A trial's values, by parameter name."""
         return {spec.name: spec.suggest(trial) for spec in self.params}
 
-    def to_dict(self) -> list[dict[str, Any]]:
+    def to_list(self) -> list[dict[str, Any]]:
         return [spec.to_dict() for spec in self.params]
 
 

@@ -105,13 +105,14 @@ def tune(
     from decoreg.estimator import DecodingRegressor
 
     optuna = _optuna()
-    params = _fixed_params(params, DecodingRegressor.param_defaults())
-    _check_options(n_trials, timeout, eval_set, y, params)
+    defaults = DecodingRegressor.param_defaults()
+    params = _fixed_params(params, defaults)
+    _check_options(n_trials, timeout, eval_set, y, {**defaults, **params})
     sqlite_path(storage)
     space = resolve_space(params, search_space)
     options = {
         **{k: v for k, v in params.items() if k not in _FREE_ON_RESUME},
-        "search_space": space.to_dict(),
+        "search_space": space.to_list(),
     }
     study = open_study(
         storage,
@@ -232,7 +233,7 @@ def _check_options(n_trials, timeout, eval_set, y, params) -> None:
         raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
     if params.get("max_steps") == 0:
         raise ConfigError("max_steps=0 trains nothing: there is nothing to tune")
-    if eval_set is None and (params.get("validation_fraction", 0.1) <= 0 or len(y) < 10):
+    if eval_set is None and (params["validation_fraction"] <= 0 or len(y) < 10):
         raise ConfigError(
             "trials are scored on validation rows: give eval_set (--validation), or "
             "validation_fraction > 0 with at least 10 rows"
