@@ -18,45 +18,31 @@ def predict_prepared(
     decoder: Decoder,
     inputs: Sequence[Any],
     *,
+    distribution: bool = False,
     batch_size: int = 16,
     seed: int = 0,
     show_progress: bool = False,
     description: str = "predict",
     bf16: bool = False,
-) -> Predictions:
+) -> Predictions | Predictive:
     """Decode prepared inputs in batches; values come back in raw target space (NaN unparsed).
 
     Rows are decoded in order of length to cut padding and returned in the input order.
-    `bf16` runs the forward passes under CPU bfloat16 autocast (2-3x faster on CPU).
+    `bf16` runs the forward passes under CPU bfloat16 autocast (2-3x faster on CPU). With
+    `distribution`, each row's predictive distribution (`decoder.distribution`) instead, on the
+    raw scale (the model's inverse target transform, which is increasing, maps its values).
     """
+    decode = decoder.distribution if distribution else decoder.__call__
     parts, restore = _decode_by_length(
-        model, decoder.__call__, inputs, batch_size, seed, show_progress, description, bf16
+        model, decode, inputs, batch_size, seed, show_progress, description, bf16
     )
+    if distribution:
+        return Predictive.concatenate(parts).take(restore).map_values(model.from_target_space)
     merged = Predictions.concatenate(parts)
     raw = model.from_target_space(merged.values[restore])
     return Predictions(
         values=raw, texts=[merged.texts[i] for i in restore], parsed=merged.parsed[restore]
     )
-
-
-def predict_distribution_prepared(
-    model,
-    decoder: Decoder,
-    inputs: Sequence[Any],
-    *,
-    batch_size: int = 16,
-    seed: int = 0,
-    show_progress: bool = False,
-    description: str = "predict distribution",
-    bf16: bool = False,
-) -> Predictive:
-    """`predict_prepared` for `decoder.distribution`: each row's predictive distribution on
-    the raw scale (the model's inverse target transform, which is increasing, maps values)."""
-    parts, restore = _decode_by_length(
-        model, decoder.distribution, inputs, batch_size, seed, show_progress, description, bf16
-    )
-    merged = Predictive.concatenate(parts).take(restore)
-    return merged.map_values(model.from_target_space)
 
 
 def _decode_by_length(

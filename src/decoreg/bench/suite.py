@@ -41,7 +41,7 @@ import yaml
 from decoreg.bench.cells import SIZE_KEYS, STEP_PARAMS, DatasetEntry, Grid, Suite
 from decoreg.bench.methods import get_method
 from decoreg.datasets import DATASETS, dataset_names
-from decoreg.errors import ConfigError
+from decoreg.errors import ConfigError, check_keys
 
 SUITES_DIR = Path(__file__).parent / "suites"
 _SUITE_KEYS = {"name", "description", "seeds", "data_seed", "quick", "grids", "orderings"}
@@ -61,22 +61,6 @@ def estimator_param_names() -> set[str]:
     from decoreg.estimator import DecodingRegressor
 
     return set(inspect.signature(DecodingRegressor.__init__).parameters) - {"self"}
-
-
-def _check_keys(value: Any, allowed: set[str], where: str, required: set[str] = frozenset()):
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key {unknown[0]!r}"
-            + (f" (and {unknown[1:]})" if len(unknown) > 1 else "")
-            + f"; valid keys: {', '.join(sorted(allowed))}"
-        )
-    missing = sorted(required - set(value))
-    if missing:
-        raise ConfigError(f"{where}: missing required key(s) {missing}")
-    return value
 
 
 def _int_list(value: Any, where: str) -> tuple[int, ...]:
@@ -99,7 +83,7 @@ def _rows(value: Any, where: str, allow_zero: bool) -> int:
 def _params(value: Any, where: str, names: set[str]) -> dict[str, Any]:
     if value is None:
         return {}
-    _check_keys(value, names, where)
+    check_keys(value, names, where)
     if all(name in value for name in STEP_PARAMS):
         raise ConfigError(
             f"{where}: max_steps and epochs are refused together (epochs sets the steps from "
@@ -109,7 +93,7 @@ def _params(value: Any, where: str, names: set[str]) -> dict[str, Any]:
 
 
 def _dataset_entry(name: str, value: Any, where: str, base: Path, names: set[str]):
-    _check_keys(value, _DATASET_KEYS, where, required=set(SIZE_KEYS))
+    check_keys(value, _DATASET_KEYS, where, required=set(SIZE_KEYS))
     file_options = {k: value[k] for k in _FILE_KEYS if k in value}
     path = None
     if name not in DATASETS:
@@ -146,7 +130,7 @@ def _dataset_kind(entry: DatasetEntry) -> str:
 
 
 def _grid(value: Any, where: str, base: Path, names: set[str]) -> Grid:
-    _check_keys(value, _GRID_KEYS, where, required={"name", "datasets", "methods"})
+    check_keys(value, _GRID_KEYS, where, required={"name", "datasets", "methods"})
     if not isinstance(value["datasets"], Mapping) or not value["datasets"]:
         raise ConfigError(f"{where}.datasets: expected a non-empty mapping name -> sizes")
     datasets = tuple(
@@ -168,7 +152,7 @@ def _grid(value: Any, where: str, base: Path, names: set[str]) -> Grid:
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ConfigError(f"{where}.models: expected a list of model names")
     method_params = value.get("method_params") or {}
-    _check_keys(method_params, {m.name for m in methods}, f"{where}.method_params")
+    check_keys(method_params, {m.name for m in methods}, f"{where}.method_params")
     return Grid(
         name=str(value["name"]),
         datasets=datasets,
@@ -192,10 +176,10 @@ def parse_suite(data: Any, source: str, base: Path = Path()) -> Suite:
     Raises:
         ConfigError: Naming the key, dataset or method that is wrong.
     """
-    _check_keys(data, _SUITE_KEYS, source, required={"name", "description", "seeds", "grids"})
+    check_keys(data, _SUITE_KEYS, source, required={"name", "description", "seeds", "grids"})
     names = estimator_param_names()
     seeds = _int_list(data["seeds"], f"{source}: seeds")
-    quick = _check_keys(data.get("quick") or {}, _QUICK_KEYS, f"{source}: quick",
+    quick = check_keys(data.get("quick") or {}, _QUICK_KEYS, f"{source}: quick",
                         required={*SIZE_KEYS, "seeds"})  # fmt: skip
     quick = {
         **{k: _rows(quick[k], f"{source}: quick.{k}", k == "validation_rows") for k in SIZE_KEYS},

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from decoreg.data import numeric_targets, read_table
 from decoreg.errors import DecoregError
 from decoreg.estimator import META_FILE
 from decoreg.metrics import METRIC_NAMES
@@ -152,3 +153,18 @@ def metrics_table(rows: dict[str, dict[str, float]]) -> str:
 
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def read_training_rows(args: argparse.Namespace):
+    """`(inputs, targets, eval_set)` from DATA and --validation (None without it); a bad
+    target names the file, the row and the column."""
+    frame = read_table(args.data)
+    targets = numeric_targets(frame, args.target_column, str(args.data))
+    eval_set = None
+    if args.validation is not None:
+        val_frame = read_table(args.validation)
+        eval_set = (
+            val_frame.drop(columns=[args.target_column]),
+            numeric_targets(val_frame, args.target_column, str(args.validation)),
+        )
+    return frame.drop(columns=[args.target_column]), targets, eval_set

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from decoreg.atomic_files import remove_stale_temporaries
 from decoreg.checkpoint import Checkpointer, checkpoint_name
-from decoreg.cli.common import add_command, metrics_table
+from decoreg.cli.common import add_command, metrics_table, read_training_rows
 from decoreg.cli.estimator_options import (
     add_estimator_options,
     estimator_params,
@@ -17,7 +17,6 @@ from decoreg.cli.estimator_options import (
     with_config,
 )
 from decoreg.config import TrainConfig
-from decoreg.data import numeric_targets, read_table
 from decoreg.distributed import World, init_from_environment
 from decoreg.estimator import DecodingRegressor
 
@@ -70,19 +69,9 @@ def run_train(args: argparse.Namespace) -> int:
     checkpoint with the best validation RMSE."""
     world = init_from_environment()  # joins the process group under torchrun/accelerate
     params = _train_params(args)  # a conflicting --method fails before any file is read
-    frame = read_table(args.data)
-    targets = numeric_targets(frame, args.target_column, str(args.data))
-    eval_set = None
-    if args.validation is not None:
-        val_frame = read_table(args.validation)
-        eval_set = (
-            val_frame.drop(columns=[args.target_column]),
-            numeric_targets(val_frame, args.target_column, str(args.validation)),
-        )
+    inputs, targets, eval_set = read_training_rows(args)
     estimator = DecodingRegressor(**params)
-    estimator.fit(
-        frame.drop(columns=[args.target_column]), targets, eval_set=eval_set, source=str(args.data)
-    )
+    estimator.fit(inputs, targets, eval_set=eval_set, source=str(args.data))
     if world.rank != 0:
         return 0  # data-parallel: rank 0 saves and reports
     estimator.save(args.output, target_column=args.target_column)

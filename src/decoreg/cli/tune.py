@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from decoreg.cli.common import add_command
+from decoreg.cli.common import add_command, read_training_rows
 from decoreg.cli.estimator_options import add_estimator_options, estimator_params
-from decoreg.data import numeric_targets, read_table
 
 
 def add_tune_command(commands) -> None:
@@ -63,17 +62,9 @@ def run_tune(args: argparse.Namespace) -> int:
     from decoreg.tune import tune
 
     params = estimator_params(args)
-    frame = read_table(args.data)
-    targets = numeric_targets(frame, args.target_column, str(args.data))
-    eval_set = None
-    if args.validation is not None:
-        val_frame = read_table(args.validation)
-        eval_set = (
-            val_frame.drop(columns=[args.target_column]),
-            numeric_targets(val_frame, args.target_column, str(args.validation)),
-        )
+    inputs, targets, eval_set = read_training_rows(args)
     result = tune(
-        frame.drop(columns=[args.target_column]),
+        inputs,
         targets,
         eval_set=eval_set,
         storage=args.storage,

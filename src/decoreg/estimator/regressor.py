@@ -347,16 +347,18 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         report = regression_report(targets, y_pred, details.parsed)
         return report | self.uncertainty_scores(X, targets, source=source)
 
-    def _predict(self, plan: RunPlan, inputs, seed: int | None):
+    def _predict(self, plan: RunPlan, inputs, seed: int | None, *, distribution: bool = False):
+        """Predictions, or with `distribution` each row's `Predictive`, from the plan's decoder."""
         with plan.torch_threads():
             return predict_prepared(
                 self.model_,
                 plan.decoder,
                 self.model_.prepare_inputs(inputs),
+                distribution=distribution,
                 batch_size=plan.predict_batch_size,
                 seed=self.random_state if seed is None else seed,
                 show_progress=self.verbose,
-                description=f"predict ({plan.decoder_name})",
+                description=f"predict{' distribution' * distribution} ({plan.decoder_name})",
                 bf16=plan.train.bf16,
             )
 

@@ -12,7 +12,6 @@ from decoreg.data import PYTHON_SOURCE
 from decoreg.errors import ConfigError
 from decoreg.estimator.inputs import read_inputs, read_targets
 from decoreg.estimator.plan import RunPlan
-from decoreg.inference import predict_distribution_prepared
 from decoreg.uncertainty.conformal import CalibrationRows, conformal_interval, conformal_rank
 from decoreg.uncertainty.distribution import Predictive, check_coverage
 from decoreg.uncertainty.metrics import uncertainty_report
@@ -107,17 +106,7 @@ class UncertaintyMethods:
         return plan
 
     def _distribution(self, plan: RunPlan, inputs, seed: int | None) -> Predictive:
-        with plan.torch_threads():
-            pred = predict_distribution_prepared(
-                self.model_,
-                plan.decoder,
-                self.model_.prepare_inputs(inputs),
-                batch_size=plan.predict_batch_size,
-                seed=self.random_state if seed is None else seed,
-                show_progress=self.verbose,
-                description=f"predict distribution ({plan.decoder_name})",
-                bf16=plan.train.bf16,
-            )
+        pred = self._predict(plan, inputs, seed, distribution=True)
         return pred.with_fallback(self.model_.fallback)
 
     def _calibration_distribution(self, plan: RunPlan) -> Predictive:

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from decoreg.errors import ConfigError
+from decoreg.errors import ConfigError, check_keys
 
 KINDS = ("float", "int", "categorical")
 DICT_PARAMS = ("tabular_options", "objective_options")
@@ -206,12 +206,7 @@ def read_search_space(path: str | Path) -> tuple[tuple[ParamSpec | str, ...], bo
         raise ConfigError(f"search space {path}: not valid YAML: {error}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"search space {path}: expected a mapping with a 'params' key")
-    unknown = sorted(set(data) - _FILE_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"search space {path}: unknown key(s) {unknown}; valid: {sorted(_FILE_KEYS)} "
-            "(parameters go under 'params')"
-        )
+    check_keys(data, _FILE_KEYS, f"search space {path}", hint="(parameters go under 'params')")
     params = data.get("params") or {}
     include = data.get("include_defaults", True)
     if not isinstance(params, Mapping) or not isinstance(include, bool):
