@@ -108,3 +108,20 @@ def first_step_rollout(model, batch, num_samples=4, with_greedy=True, seed=0):
     )
     return policy, rollout
 
+
+def tiny_lm_estimator(model_dir, **params):
+    """A DecodingRegressor on the tiny local Llama: two fp32 steps of batch 4 at lr 1e-2,
+    evaluated every step, quiet; `params` override these."""
+    from decoreg.estimator import DecodingRegressor
+
+    defaults = dict(
+        template="Q: {text}\nA: ",
+        max_steps=2,
+        batch_size=4,
+        eval_every=1,
+        learning_rate=1e-2,
+        bf16=False,
+        verbose=False,
+    )
+    return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
+

@@ -12,6 +12,7 @@ from decoreg.causal_lm.objectives.mbr import expected_squared_error
 from decoreg.errors import ConfigError
 from decoreg.estimator import DecodingRegressor
 from tests.conftest import tiny_llama
+from tests.conftest import tiny_lm_estimator as tiny_estimator
 from tests.fakes import fixed_regressor
 
 TEXTS = [f"item {i} is {'good' if i % 2 else 'bad'}" for i in range(16)]
@@ -104,19 +105,6 @@ def test_mbr_is_zero_only_for_a_point_mass_at_the_target():
     assert expected_squared_error(spread, values, torch.tensor([2.0]), True).item() == (
         pytest.approx(1.0)
     )
-
-
-def tiny_estimator(model_dir, **params):
-    defaults = dict(
-        template="Q: {text}\nA: ",
-        max_steps=2,
-        batch_size=4,
-        eval_every=1,
-        learning_rate=1e-2,
-        bf16=False,
-        verbose=False,
-    )
-    return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
 
 
 @pytest.mark.parametrize(

@@ -15,25 +15,15 @@ from decoreg.causal_lm.objectives import Raft
 from decoreg.cli import main
 from decoreg.errors import ConfigError
 from decoreg.estimator import DecodingRegressor
-from tests.conftest import char_tokenizer, tiny_llama
+from tests.conftest import char_tokenizer, tiny_llama, tiny_lm_estimator
 
 TEXTS = [f"item {i} is {'good' if i % 2 else 'bad'}" for i in range(24)]
 TARGETS = np.array([4.0 if i % 2 else 2.0 for i in range(24)])
 
 
 def lora_estimator(model_dir, **params) -> DecodingRegressor:
-    defaults = dict(
-        template="Q: {text}\nA: ",
-        max_steps=3,
-        batch_size=4,
-        eval_every=1,
-        learning_rate=5e-2,
-        bf16=False,
-        verbose=False,
-        lora_rank=2,
-        lora_targets=["q_proj", "v_proj"],
-    )
-    return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
+    lora = dict(max_steps=3, learning_rate=5e-2, lora_rank=2, lora_targets=["q_proj", "v_proj"])
+    return tiny_lm_estimator(model_dir, **{**lora, **params})
 
 
 def test_lora_trains_only_the_adapters(tiny_model_dir):

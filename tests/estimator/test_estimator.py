@@ -7,23 +7,14 @@ from sklearn.base import clone
 
 from decoreg.errors import ConfigError
 from decoreg.estimator import DecodingRegressor
+from tests.conftest import tiny_lm_estimator
 
 TEXTS = [f"item {i} is {'good' if i % 2 else 'bad'}" for i in range(24)]
 TARGETS = np.array([4.0 if i % 2 else 2.0 for i in range(24)])
 
 
 def tiny_estimator(model_dir, **params):
-    defaults = dict(
-        template="Q: {text}\nA: ",
-        max_steps=2,
-        batch_size=4,
-        eval_every=1,
-        learning_rate=1e-2,
-        bf16=False,
-        verbose=False,
-        num_samples=3,
-    )
-    return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
+    return tiny_lm_estimator(model_dir, **{"num_samples": 3, **params})
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ import pytest
 
 from decoreg.errors import ConfigError, DataError
 from decoreg.estimator import DecodingRegressor
+from tests.conftest import tiny_lm_estimator as tiny
 from tests.tabular.test_estimator import linear_rows, small
 
 QUANTILES = (0.05, 0.3, 0.5, 0.95)
@@ -76,19 +77,6 @@ def test_a_head_objective_gives_no_distribution():
 
 TEXTS = [f"item {i} is {'good' if i % 2 else 'bad'}" for i in range(24)]
 TARGETS = np.array([40.0 if i % 2 else 20.0 for i in range(24)])  # scaled onto the grid
-
-
-def tiny(model_dir, **params):
-    defaults = dict(
-        template="Q: {text}\nA: ",
-        max_steps=2,
-        batch_size=4,
-        eval_every=1,
-        learning_rate=1e-2,
-        bf16=False,
-        verbose=False,
-    )
-    return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
 
 
 def test_causal_lm_grid_distribution_and_intervals(tiny_model_dir, tmp_path):
