@@ -188,3 +188,22 @@ def test_an_eval_set_scores_the_trials(tmp_path):
     X, y = rows()
     result = study(tmp_path, n_trials=1, data=(X[:40], y[:40]), eval_set=(X[40:], y[40:]))
     assert result.complete == 1 and result.best_value > 0
+
+
+def test_the_grid_sampler_runs_every_combination_once_then_stops(tmp_path):
+    grid = SearchSpace(
+        (
+            ParamSpec("learning_rate", "categorical", choices=(1e-3, 1e-2)),
+            ParamSpec("tabular_options.layers", "int", 1, 2),
+        )
+    )
+    result = study(tmp_path, n_trials=10, search_space=grid, sampler="grid")
+    seen = sorted(
+        (t.params["learning_rate"], t.params["tabular_options.layers"]) for t in result.study.trials
+    )
+    assert seen == [(1e-3, 1), (1e-3, 2), (1e-2, 1), (1e-2, 2)]  # 4 of the 10 asked for
+
+
+def test_the_grid_sampler_refuses_a_float_range(tmp_path):
+    with pytest.raises(ConfigError, match=r"sampler 'grid'.*'learning_rate' is a float range"):
+        study(tmp_path, sampler="grid")

@@ -49,7 +49,12 @@ def add_tune_command(commands) -> None:
         help="median: stop a trial whose validation RMSE is worse than the median of earlier "
         "trials at the same step, once 5 trials have finished (default)",
     )
-    g.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="default tpe")
+    g.add_argument(
+        "--sampler",
+        choices=["tpe", "random", "grid"],
+        default="tpe",
+        help="default tpe; grid: every combination of the space's choices and int values once",
+    )
     add_estimator_options(p)  # its --seed seeds the sampler and every trial
 
 

@@ -266,3 +266,24 @@ def _is_number(value: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def grid_values(space: SearchSpace) -> dict[str, list[Any]]:
+    """Every value of each parameter, for Optuna's GridSampler.
+
+    Raises:
+        ConfigError: Naming a float range, which has no finite list of values.
+    """
+    values: dict[str, list[Any]] = {}
+    for spec in space.params:
+        if spec.kind == "categorical":
+            values[spec.name] = list(spec.choices)
+        elif spec.kind == "int":
+            values[spec.name] = list(range(int(spec.low), int(spec.high) + 1, int(spec.step or 1)))
+        else:
+            raise ConfigError(
+                f"{space.source}: sampler 'grid' needs a finite list of values, and parameter "
+                f"{spec.name!r} is a float range: give it choices (e.g. {{choices: [1.0e-4, "
+                "3.0e-4]}) in a search-space file, or use sampler 'tpe' or 'random'"
+            )
+    return values

@@ -19,11 +19,11 @@ from decoreg.data import PYTHON_SOURCE
 from decoreg.errors import ConfigError
 from decoreg.tune import outputs
 from decoreg.tune.defaults import resolve_space
-from decoreg.tune.space import SearchSpace, apply_values
+from decoreg.tune.space import SearchSpace, apply_values, grid_values
 from decoreg.tune.storage import fingerprint, open_study, sqlite_path
 
 PRUNERS = ("median", "none")
-SAMPLERS = ("tpe", "random")
+SAMPLERS = ("tpe", "random", "grid")
 _REFUSED = ("checkpoint_dir", "resume")  # a study resumes by trials, not inside one
 _FREE_ON_RESUME = ("verbose",)
 
@@ -94,7 +94,9 @@ def tune(
         pruner: "median" (Optuna's MedianPruner: stop a trial whose RMSE is worse than the
             median of earlier trials at the same step, after 5 trials), "none", or an Optuna
             pruner.
-        sampler: "tpe", "random", or an Optuna sampler.
+        sampler: "tpe", "random", "grid" (every combination of the space's values once, in a
+            seeded order; every parameter must be categorical or an int range), or an Optuna
+            sampler. A grid study stops when its combinations are used up.
         source: Name of the data in error messages.
         **params: DecodingRegressor parameters kept fixed in every trial (unknown names are
             refused); a value given here is not searched.
@@ -119,7 +121,7 @@ def tune(
         study_name,
         resume=resume,
         fingerprint=fingerprint(X, y, eval_set, options),
-        sampler=_sampler(sampler, seed),
+        sampler=_sampler(sampler, seed, space),
         pruner=_pruner(pruner),
     )
     remaining = n_trials - _finished(study)
@@ -265,9 +267,11 @@ def _pruner(pruner: Any):
     raise ConfigError(f"pruner must be one of {PRUNERS} or an Optuna pruner, got {pruner!r}")
 
 
-def _sampler(sampler: Any, seed: int):
+def _sampler(sampler: Any, seed: int, space: SearchSpace):
     import optuna
 
+    if sampler == "grid":
+        return optuna.samplers.GridSampler(grid_values(space), seed=seed)
     if sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if sampler == "random":
