@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from decoreg.errors import ConfigError, DataError
+from decoreg.rows import reset_rows
 
 KINDS = ("text", "tabular")
 SPLIT_NAMES = ("train", "validation", "test")
@@ -204,7 +205,7 @@ class LoadedDataset:
             order = np.concatenate([order[:cap], order[n_train:]])
             n_train = cap
         kept = np.sort(order)
-        subset = frame.iloc[kept].reset_index(drop=True)
+        subset = reset_rows(frame.iloc[kept])  # a user's file keeps its rows for errors
         # Position of each original row in `subset`, to express the permuted order there.
         new_position = np.empty(len(frame), dtype=np.int64)
         new_position[kept] = np.arange(len(kept))
