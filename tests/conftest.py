@@ -69,8 +69,10 @@ def tiny_model_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(request, tmp_path_factory, monkeypatch):
-    """Fast tests never touch the user's cache; real-model tests share it (one conversion)."""
-    if request.node.get_closest_marker("real_model") is None:
+    """Fast tests never touch the user's cache; real-model and real-data tests share it (one
+    conversion, one wheel download)."""
+    shared = ("real_model", "real_data")
+    if not any(request.node.get_closest_marker(m) for m in shared):
         monkeypatch.setenv("DECOREG_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
@@ -124,4 +126,3 @@ def tiny_lm_estimator(model_dir, **params):
         verbose=False,
     )
     return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
-

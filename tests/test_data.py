@@ -71,11 +71,11 @@ def test_unknown_column_lists_the_columns(tmp_path):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("abc", r"row 2, column 'y': 'abc' is not a number"),
-        ("", r"row 2, column 'y': the target is missing"),
-        ("nan", r"row 2, column 'y': the target is missing \(NaN\)"),
-        ("inf", r"row 2, column 'y': the target is infinite"),
-        ("-inf", r"row 2, column 'y': the target is infinite"),
+        ("abc", r"line 3, column 'y': 'abc' is not a number"),
+        ("", r"line 3, column 'y': the target is missing"),
+        ("nan", r"line 3, column 'y': the target is missing \(NaN\)"),
+        ("inf", r"line 3, column 'y': the target is infinite"),
+        ("-inf", r"line 3, column 'y': the target is infinite"),
     ],
 )
 def test_bad_target_names_file_row_and_column(tmp_path, value, message):
@@ -86,7 +86,7 @@ def test_bad_target_names_file_row_and_column(tmp_path, value, message):
 
 def test_empty_text_names_file_row_and_column(tmp_path):
     frame = read_table(write(tmp_path, "t.csv", 'text,y\nfine,1\n"  ",2\n'))
-    with pytest.raises(DataError, match=r"t\.csv, row 2, column 'text': the text is empty"):
+    with pytest.raises(DataError, match=r"t\.csv, line 3, column 'text': the text is empty"):
         texts_from_column(frame, "text", "t.csv")
 
 

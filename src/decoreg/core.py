@@ -90,6 +90,12 @@ class RegressionModel(Protocol):
         """[N] a cost proxy per input (token count) used to group batches by length."""
         ...
 
+    def input_report(self) -> dict[str, Any]:
+        """What fitting found in the inputs and how it handled it (the tabular family's
+        missing values, constant columns, ...); JSON-ready, with "notes", a list of lines to
+        show the user; empty when there is nothing."""
+        ...
+
     def to_target_space(self, y: np.ndarray) -> np.ndarray:
         """Raw targets -> the space the model writes numbers in."""
         ...

@@ -1,7 +1,8 @@
 """Reading rows from files or Python objects, and validating them before any training.
 
-Every problem is reported with the file (or "<input>"), the 1-based data row (header not
-counted) and the column, and nothing is dropped silently.
+Every problem is reported with the file (or "<input>"), the row as the file counts it (the
+line of a CSV, TSV or JSONL file, the 1-based row of a Parquet file or a Python input; see
+`decoreg.rows`) and the column, and nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from decoreg.errors import DataError
+from decoreg.rows import describe_row, reset_rows, tag_rows
 
 READERS = {
     ".csv": lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]),
@@ -26,7 +28,10 @@ PYTHON_SOURCE = "<input>"
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, JSONL or Parquet file into a DataFrame, with errors naming the file."""
+    """Read a CSV, TSV, JSONL or Parquet file into a DataFrame, with errors naming the file.
+
+    The frame is tagged with its file (`decoreg.rows.tag_rows`), so that later errors about
+    a value name the file and its line."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
@@ -41,7 +46,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: could not be read as {path.suffix[1:]}: {error}") from error
     if len(frame) == 0:
         raise DataError(f"{path}: the file has a header but no rows")
-    return frame
+    return tag_rows(frame, path)
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], source: str) -> None:
@@ -57,7 +62,7 @@ def numeric_targets(frame: pd.DataFrame, column: str, source: str) -> np.ndarray
     require_columns(frame, [column], source)
     values = np.empty(len(frame))
     for row, raw in enumerate(frame[column].tolist()):
-        values[row] = _finite_number(raw, source, row, column)
+        values[row] = _finite_number(raw, f"{describe_row(frame, row, source)}, column {column!r}")
     return values
 
 
@@ -67,7 +72,8 @@ def texts_from_column(frame: pd.DataFrame, column: str, source: str) -> list[str
     texts = []
     for row, raw in enumerate(frame[column].tolist()):
         if raw is None or (isinstance(raw, float) and math.isnan(raw)) or not str(raw).strip():
-            raise DataError(f"{source}, row {row + 1}, column {column!r}: the text is empty")
+            where = describe_row(frame, row, source)
+            raise DataError(f"{where}, column {column!r}: the text is empty")
         texts.append(str(raw))
     return texts
 
@@ -102,7 +108,7 @@ def select_texts(
 def frame_from_python(inputs, source: str = PYTHON_SOURCE) -> pd.DataFrame:
     """Accept a DataFrame, a Series or a list of strings; a list becomes a column "text"."""
     if isinstance(inputs, pd.DataFrame):
-        return inputs.reset_index(drop=True)
+        return reset_rows(inputs)
     if isinstance(inputs, pd.Series):
         return inputs.reset_index(drop=True).to_frame(name=inputs.name or "text")
     if isinstance(inputs, str):
@@ -125,11 +131,11 @@ def targets_from_python(y, n_rows: int, source: str = PYTHON_SOURCE) -> np.ndarr
     values = list(np.asarray(y, dtype=object).reshape(-1))
     if len(values) != n_rows:
         raise DataError(f"{source}: {n_rows} inputs but {len(values)} targets")
-    return np.array([_finite_number(v, source, i, "y") for i, v in enumerate(values)])
+    return np.array([_finite_number(v, f"{source}, row {i + 1}, column 'y'")
+                     for i, v in enumerate(values)])  # fmt: skip
 
 
-def _finite_number(raw, source: str, row: int, column: str) -> float:
-    where = f"{source}, row {row + 1}, column {column!r}"
+def _finite_number(raw, where: str) -> float:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise DataError(f"{where}: the target is missing")
     if isinstance(raw, bool):

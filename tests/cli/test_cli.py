@@ -73,7 +73,7 @@ def test_bad_target_is_reported_with_file_row_and_column(tmp_path, tiny_model_di
     ROWS.assign(stars=["4"] * 5 + ["four"] + ["3"] * 14).to_csv(data, index=False)
     assert main(tiny_train_args(data, tiny_model_dir, tmp_path / "m")) == 2
     err = capsys.readouterr().err
-    assert "bad.csv, row 6, column 'stars': 'four' is not a number" in err
+    assert "bad.csv, line 7, column 'stars': 'four' is not a number" in err
     assert not (tmp_path / "m").exists()
 
 

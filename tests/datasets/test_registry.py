@@ -39,6 +39,7 @@ from decoreg.datasets.sources import (
 )
 from decoreg.errors import ConfigError, DataError
 
+ALL_TRAIN = (1.0, 0.0, 0.0)  # the clothing fixture's 3 rows are too few for 80/10/10
 PACKAGED = ["clothing-reviews", "movielens-100k", "california-housing", "abalone", "concrete",
             "diamonds"]  # fmt: skip
 
@@ -145,7 +146,7 @@ def reader() -> object:
 
 @pytest.mark.parametrize("name", PACKAGED)
 def test_each_loader_parses_its_fixture(name: str, reader: object) -> None:
-    data = load_dataset(name, reader=reader)
+    data = load_dataset(name, reader=reader, fractions=ALL_TRAIN)
     info = data.info
     assert list(data.frame.columns) == [*info.input_columns, info.target_column]
     assert pd.api.types.is_numeric_dtype(data.frame[info.target_column])
@@ -153,7 +154,7 @@ def test_each_loader_parses_its_fixture(name: str, reader: object) -> None:
 
 
 def test_clothing_joins_title_and_review_and_counts_dropped(reader: object) -> None:
-    data = load_dataset("clothing-reviews", reader=reader)
+    data = load_dataset("clothing-reviews", reader=reader, fractions=ALL_TRAIN)
     assert data.dropped == 2
     assert data.frame["text"].tolist() == [
         "Soft and comfy.",
@@ -265,16 +266,16 @@ def test_second_load_reads_the_cached_frame(monkeypatch: pytest.MonkeyPatch) -> 
         return files[file.member]
 
     monkeypatch.setattr(registry, "read_package_file", counting)
-    first = load_dataset("clothing-reviews")
+    first = load_dataset("clothing-reviews", fractions=ALL_TRAIN)
     assert calls == [CLOTHING.member]
-    second = load_dataset("clothing-reviews")
+    second = load_dataset("clothing-reviews", fractions=ALL_TRAIN)
     assert calls == [CLOTHING.member]
     pd.testing.assert_frame_equal(first.frame, second.frame)
     assert second.dropped == first.dropped == 2
     cached = list(fetch.cache_dir("datasets", "frames").iterdir())
     assert len(cached) == 1 and cached[0].suffix == ".parquet"  # no temp file left behind
     cached[0].write_bytes(b"not parquet")  # a corrupt cache file is rebuilt
-    assert load_dataset("clothing-reviews").frame.equals(first.frame)
+    assert load_dataset("clothing-reviews", fractions=ALL_TRAIN).frame.equals(first.frame)
     assert len(calls) == 2
 
 
@@ -300,21 +301,28 @@ def test_from_frame_properties(
 ) -> None:
     info = DATASETS["friedman3"]
     frame = pd.DataFrame({c: np.arange(n, dtype=float) for c in [*info.feature_columns, "y"]})
-    data = LoadedDataset.from_frame(info, frame, max_rows=max_rows, seed=seed, fractions=fractions)
     kept = min(n, max_rows or n)
+    n_train, n_val = round(fractions[0] * kept), round(fractions[1] * kept)
+    if (fractions[1] > 0 and n_val == 0) or (fractions[2] > 0 and kept - n_train - n_val <= 0):
+        with pytest.raises(DataError, match="split empty"):
+            LoadedDataset.from_frame(info, frame, max_rows=max_rows, seed=seed, fractions=fractions)
+        return
+    data = LoadedDataset.from_frame(info, frame, max_rows=max_rows, seed=seed, fractions=fractions)
     assert len(data.frame) == kept
     parts = [data.splits[s] for s in ("train", "validation", "test")]
     assert sorted(np.concatenate(parts).tolist()) == list(range(kept))
     assert len(parts[0]) == round(fractions[0] * kept)
-    if max_rows is not None and max_rows > 1:  # a smaller cap keeps a subset of the rows
+    if max_rows is not None and min(n, max_rows - 1) >= 10:  # a smaller cap keeps a subset
         smaller = LoadedDataset.from_frame(info, frame, max_rows=max_rows - 1, seed=seed)
         assert set(smaller.frame["y"]) <= set(data.frame["y"])
 
 
 def test_max_rows_subsamples_before_splitting(reader: object) -> None:
-    data = load_dataset("movielens-100k", max_rows=7, seed=1, reader=reader)
-    assert len(data.frame) == 7 and data.frame.index.tolist() == list(range(7))
-    assert [len(data.splits[s]) for s in ("train", "validation", "test")] == [6, 1, 0]
+    data = load_dataset("movielens-100k", max_rows=12, seed=1, reader=reader)
+    assert len(data.frame) == 12 and data.frame.index.tolist() == list(range(12))
+    assert [len(data.splits[s]) for s in ("train", "validation", "test")] == [10, 1, 1]
+    with pytest.raises(DataError, match=r"7 row\(s\) leave the test split empty"):
+        load_dataset("movielens-100k", max_rows=7, seed=1, reader=reader)
 
 
 @pytest.mark.parametrize(

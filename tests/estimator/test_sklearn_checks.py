@@ -55,10 +55,10 @@ def test_tabular_tags_declare_the_real_input_properties():
     tags = DecodingRegressor(**TABULAR).__sklearn_tags__()
     assert tags.target_tags.required and tags.input_tags.two_d_array
     assert tags.input_tags.categorical and not tags.input_tags.string
-    assert not tags.input_tags.allow_nan and not tags.input_tags.sparse
+    assert tags.input_tags.allow_nan and not tags.input_tags.sparse  # holes by default
     assert not tags.non_deterministic  # a fixed random_state gives the same predictions
-    impute = DecodingRegressor(family="tabular", tabular_options={"nan_policy": "impute"})
-    assert impute.__sklearn_tags__().input_tags.allow_nan
+    refuse = DecodingRegressor(family="tabular", tabular_options={"nan_policy": "error"})
+    assert not refuse.__sklearn_tags__().input_tags.allow_nan
 
 
 # ----------------------------------------------------------------- causal LMs (text input)

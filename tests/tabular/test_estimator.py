@@ -165,7 +165,8 @@ def test_sklearn_style_errors_for_bad_arrays():
     with pytest.raises(DataError, match="pass a DataFrame for text categories"):
         est.fit(frame.to_numpy(), y)
     with pytest.raises(DataError, match=r"column 'x0', .*index label 3\) is missing \(NaN"):
-        est.fit(np.where(np.arange(20)[:, None] == 3, np.nan, numeric), y)
+        refuse = small(max_steps=1, tabular_options={**est.tabular_options, "nan_policy": "error"})
+        refuse.fit(np.where(np.arange(20)[:, None] == 3, np.nan, numeric), y)
     with pytest.raises(DataError, match="1 sample"):
         est.fit(numeric[:1], y[:1])
     with pytest.raises(DataError, match=r"found 1 row\(s\)"):

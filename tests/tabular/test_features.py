@@ -71,8 +71,8 @@ def test_missing_feature_columns_at_predict(train: pd.DataFrame):
 def test_nan_policy_error_names_row_and_column(train: pd.DataFrame):
     with_nan = train.assign(a=[1.0, np.nan, 3.0, 4.0])
     with pytest.raises(DataError, match=r"column 'a', row 1 .* missing"):
-        FeatureEncoder().fit(with_nan)
-    encoder = FeatureEncoder().fit(train)
+        FeatureEncoder(nan_policy="error").fit(with_nan)
+    encoder = FeatureEncoder(nan_policy="error").fit(train)
     with pytest.raises(DataError, match=r"column 'color', row 0 .* missing"):
         encoder.transform(train.assign(color=[None, "red", "red", "red"]))
 

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,6 +102,10 @@ class CausalLMRegressor(nn.Module):
                 self.spec.max_prompt_tokens,
             )
         return prepared
+
+    def input_report(self) -> dict[str, Any]:
+        """Nothing to report: texts are checked row by row when they are read."""
+        return {}
 
     @property
     def fallback(self) -> float:

@@ -45,6 +45,13 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"  kind:    {info.kind}; inputs: {', '.join(info.input_columns)}")
     print(f"  target:  {info.target_column}, documented range {info.target_range}")
     print(f"  rows:    {len(data.frame):,} ({sizes} with seed 0); dropped: {data.dropped}")
+    if info.max_train_rows is not None:
+        print(
+            f"  cap:     training split at most {info.max_train_rows:,} rows; "
+            f"{data.unused_train_rows:,} training rows unused"
+        )
+    for column, reason in info.dropped_columns.items():
+        print(f"  left out: {column}: {reason}")
     if info.template:
         example = info.template.replace("{text}", str(data.frame[info.text_column].iloc[0]))
         print("  first prompt:\n    " + example.replace("\n", "\n    "))

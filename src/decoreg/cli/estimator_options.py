@@ -70,8 +70,10 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="a tabular model option with --family tabular, e.g. d_model=64, layers=2, "
-        "nan_policy=impute, tokenizer=p10, tokenizer_options='{\"digits\": 4}' (JSON for { or "
-        "[; repeatable; see TabularModelConfig)",
+        "nan_policy=error (missing values: indicator, the default: median plus indicator, "
+        "a level of its own for categories; impute: median or unknown category; error), "
+        "max_categories=1000, tokenizer=p10, tokenizer_options='{\"digits\": 4}' (JSON for { "
+        "or [; repeatable; see TabularModelConfig)",
     )
     p.add_argument(
         "--decoder", help="how numbers are read out (default grid-mean; head objectives: head)"

@@ -77,6 +77,9 @@ def run_train(args: argparse.Namespace) -> int:
     estimator.save(args.output, target_column=args.target_column)
     _remove_checkpoints(_checkpoint_dir(args))
     result = estimator.train_result_
+    report = estimator.model_.input_report()
+    for note in report.get("notes", []):
+        print(f"inputs: {note}")
     metrics = {
         "steps_run": result.steps_run,
         "best_step": result.best_step,
@@ -84,6 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
         "evaluations": result.evaluations,
         "train_seconds": result.seconds,
         "train_rows": estimator.n_train_rows_,
+        "inputs": report,
         "log": result.log,
     }
     (args.output / METRICS_FILE).write_text(json.dumps(metrics, indent=2))

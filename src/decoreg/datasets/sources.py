@@ -76,8 +76,8 @@ def _columns(frame: object, file: PackageFile, columns: Sequence[str]) -> pd.Dat
         raise DataError(f"{file.label}: missing columns {missing}; has {list(frame.columns)}")
     out = frame.loc[:, list(columns)].reset_index(drop=True)
     for name in out.columns:  # one string dtype whether read fresh or from the cache
-        if out[name].dtype == object:
-            out[name] = out[name].astype(str)
+        if out[name].dtype == object:  # missing values stay missing, not the text "nan"
+            out[name] = out[name].map(str, na_action="ignore")
     return out
 
 

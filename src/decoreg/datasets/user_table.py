@@ -11,6 +11,7 @@ from decoreg.causal_lm.prompts import DEFAULT_TEMPLATE
 from decoreg.data import numeric_targets, read_table, require_columns
 from decoreg.datasets.base import DatasetInfo, LoadedDataset
 from decoreg.errors import ConfigError
+from decoreg.rows import reset_rows
 
 
 def load_table_dataset(
@@ -49,7 +50,7 @@ def load_table_dataset(
     inputs = [text_column] if text_column is not None else list(feature_columns)
     require_columns(frame, [*inputs, target_column], str(path))
     targets = numeric_targets(frame, target_column, str(path))
-    frame = frame.loc[:, inputs].reset_index(drop=True)
+    frame = reset_rows(frame.loc[:, inputs])
     frame[target_column] = targets
     if text_column is not None:
         frame[text_column] = frame[text_column].astype(str)

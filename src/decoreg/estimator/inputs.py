@@ -22,6 +22,7 @@ from decoreg.errors import DataError
 from decoreg.estimator.plan import RunPlan
 from decoreg.families import FAMILIES
 from decoreg.inference import holdout, take_rows
+from decoreg.rows import reset_rows
 
 MIN_FIT_ROWS = 2  # the target transform needs a spread of targets
 
@@ -65,7 +66,7 @@ def declare_input_tags(tags, family: str, tabular_options: dict | None) -> None:
     """Set scikit-learn's `InputTags` to what the family reads (unknown family: text)."""
     if family in FAMILIES and FAMILIES[family].input_kind == "table":
         tags.categorical = True  # DataFrame columns of strings or categories
-        tags.allow_nan = (tabular_options or {}).get("nan_policy", "error") == "impute"
+        tags.allow_nan = (tabular_options or {}).get("nan_policy") != "error"
     else:  # a list of texts, or a DataFrame with a text column
         tags.one_d_array, tags.two_d_array, tags.string = True, False, True
 
@@ -141,7 +142,7 @@ def _checked_frame(estimator, X: pd.DataFrame, source, *, fitting, columns) -> p
             f"(shape={frame.shape}) while a minimum of {minimum} row(s) and 1 feature is "
             "required"
         )
-    return frame.reset_index(drop=True)
+    return reset_rows(frame)  # a frame read from a file keeps its file rows for errors
 
 
 def _array_columns(estimator, width: int) -> list[str]:

@@ -10,6 +10,7 @@ import pandas as pd
 from decoreg.config import DecodeConfig
 from decoreg.data import require_columns
 from decoreg.errors import ConfigError
+from decoreg.rows import reset_rows
 from decoreg.tabular import TabularModelConfig, TabularRegressor, build_tabular_model
 from decoreg.tabular.decoding import TABULAR_DECODERS
 from decoreg.tabular.objectives import TABULAR_OBJECTIVES
@@ -73,7 +74,7 @@ def select_features(params: dict, frame: pd.DataFrame, source: str) -> pd.DataFr
     """The feature columns of `frame` (all of them unless `feature_columns` names some)."""
     columns = params.get("feature_columns") or [str(c) for c in frame.columns]
     require_columns(frame, columns, source)
-    return frame[list(columns)].reset_index(drop=True)
+    return reset_rows(frame[list(columns)])
 
 
 def build_tabular(params: dict, inputs: pd.DataFrame, y: np.ndarray) -> TabularRegressor:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from decoreg.errors import ConfigError
-from decoreg.tabular.features import NAN_POLICIES
+from decoreg.tabular.features import DEFAULT_MAX_CATEGORIES, NAN_POLICIES
 from decoreg.tokenizers import NumberTokenizer, make_tokenizer
 
 
@@ -33,8 +33,12 @@ class TabularModelConfig:
         encoder_layers: Hidden layers of the encoder MLP (each d_model wide).
         memory_tokens: Vectors the encoder hands the decoder's cross-attention.
         category_dim: Embedding width per categorical column.
-        nan_policy: "error" or "impute" for missing feature values.
+        nan_policy: Missing feature values: "indicator" (the default: the training median
+            plus a missing-indicator feature for numbers, a level of its own for categories),
+            "impute" (the median or the unknown category, no indicator) or "error".
         categorical_columns: Columns forced categorical; None to infer from dtypes.
+        max_categories: Levels kept per categorical column (the most frequent); the rows of
+            the rest share the unknown level, counted in the fit report.
         clip_margin: Decoded values clip to [-m, 1 + m] in the target space; None: no clip.
         riemann_bins: Bins of the Riemann (histogram) head over [0, 1].
         seed: Seed for parameter initialization.
@@ -51,8 +55,9 @@ class TabularModelConfig:
     encoder_layers: int = 2
     memory_tokens: int = 4
     category_dim: int = 16
-    nan_policy: str = "error"
+    nan_policy: str = "indicator"
     categorical_columns: tuple[str, ...] | None = None
+    max_categories: int = DEFAULT_MAX_CATEGORIES
     clip_margin: float | None = 0.1
     riemann_bins: int = 256
     seed: int = 0
@@ -62,7 +67,8 @@ class TabularModelConfig:
         if self.categorical_columns is not None:
             object.__setattr__(self, "categorical_columns", tuple(self.categorical_columns))
         self.make_tokenizer()  # ConfigError for a bad name or option
-        for name in ("d_model", "heads", "layers", "ff_size", "encoder_layers", "memory_tokens"):
+        positive = ("d_model", "heads", "layers", "ff_size", "encoder_layers", "memory_tokens")
+        for name in (*positive, "max_categories"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
         if self.d_model % self.heads:

@@ -13,6 +13,7 @@ live in `decoreg.tabular.config`, the decoder's blocks in `decoreg.tabular.layer
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,11 +26,14 @@ from torch import Tensor, nn
 
 from decoreg.core import Batch
 from decoreg.errors import ConfigError, DataError
+from decoreg.rows import reset_rows
 from decoreg.tabular.config import TabularModelConfig
 from decoreg.tabular.features import FeatureEncoder, as_frame
 from decoreg.tabular.layers import DecoderLayer, DecodingState
 from decoreg.tabular.policy import TabularPolicy
 from decoreg.tabular.target import TargetTransform, check_targets
+
+logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "tabular.json"
@@ -55,7 +59,7 @@ class TabularRegressor(nn.Module):
         offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
         self.register_buffer("category_offsets", torch.from_numpy(offsets), persistent=False)
         self.category_embedding = nn.Embedding(max(sum(cards), 1), config.category_dim)
-        width = len(features.numeric_columns_) + len(cards) * config.category_dim
+        width = features.numeric_width + len(cards) * config.category_dim
         mlp: list[nn.Module] = []
         for _ in range(config.encoder_layers):
             mlp += [nn.Linear(width, d), nn.GELU(), nn.Dropout(config.dropout)]
@@ -109,9 +113,14 @@ class TabularRegressor(nn.Module):
 
     def prepare_inputs(self, inputs: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """Check every row once up front (errors name the row and column); rows stay raw."""
-        frame = as_frame(inputs).reset_index(drop=True)
-        self.features.transform(frame)
-        return frame
+        frame = as_frame(inputs)
+        self.features.transform(frame)  # before renumbering, so that errors name the row
+        return reset_rows(frame)
+
+    def input_report(self) -> dict[str, Any]:
+        """What the feature encoder found at fit time (missing values and their handling,
+        constant columns, folded levels; `decoreg.tabular.feature_report`)."""
+        return self.features.fit_report_
 
     @property
     def fallback(self) -> float:
@@ -320,7 +329,11 @@ def build_tabular_model(
     y = np.asarray(target, dtype=np.float64).reshape(-1)
     if len(y) != len(frame):
         raise DataError(f"{len(frame)} feature rows but {len(y)} targets")
-    features = FeatureEncoder(config.nan_policy, config.categorical_columns).fit(frame)
+    features = FeatureEncoder(
+        config.nan_policy, config.categorical_columns, config.max_categories
+    ).fit(frame)
+    for note in features.fit_report_["notes"]:
+        logger.info("features: %s", note)
     transform = TargetTransform.fit(y, config.clip_margin)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
