@@ -183,9 +183,11 @@ class ConformalBoostingFeatures(_ConformalQuantileBoosting):
         return [("encode", encode)]
 
 
-_CQR = ("MAPIE's ConformalizedQuantileRegressor around GradientBoostingRegressor(loss="
-        "'quantile') {on}: 5%/95%/50% quantile models fitted on the training rows, the 90% "
-        "interval conformalized (symmetric CQR) on the validation rows; predicts the median.")  # fmt: skip
+_CQR = (
+    "MAPIE's ConformalizedQuantileRegressor around GradientBoostingRegressor(loss='quantile') "
+    "{on}: 5%/95%/50% quantile models fitted on the training rows, the 90% interval "
+    "conformalized (symmetric CQR) on the validation rows; predicts the median."
+)
 
 # name -> (label, description, dataset kinds, factory)
 BASELINES = {
