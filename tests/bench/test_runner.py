@@ -192,4 +192,3 @@ def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, mo
     run_suite(load_suite(path), tmp_path / "out2", quick=True, echo=_silent)
     assert [name for name, _ in fits] == ["ce-then-raft"]
     assert read_rows(tmp_path / "out2" / RESULTS_FILE)[0]["warm_start_seconds"] == 0.0
-
