@@ -6,7 +6,8 @@ benchmarks/results/SUITE/results.md):
     python benchmarks/bench_readme.py
 
 Everything between the page's markers ``<!-- bench:start -->`` and ``<!-- bench:end -->`` is
-replaced: for each suite its tables and orderings (each suite naming its result files) and,
+replaced: for each suite its tables (metrics and, where recorded, predictive distributions)
+and orderings (each suite naming its result files) and,
 for the first suite, one plot, copied into docs/assets/ because MkDocs serves only files under
 docs/. Result files outside docs/ are named as code paths, not linked, so that
 `mkdocs build --strict` does not flag them.
@@ -27,6 +28,27 @@ PLOT = "plots/ratings--clothing-reviews-rmse.png"
 PLOT_COPY = Path("docs", "assets", "raft-cpu-clothing-reviews-rmse.png")
 
 
+DISTRIBUTION_HEADER = "| Method | CRPS |"
+DISTRIBUTION_LABEL = (
+    "Predictive distributions (CRPS; NLL for grids; the 90% interval's test coverage and "
+    "width before and after conformal calibration on the validation rows):"
+)
+
+
+def tables(body: str) -> list[list[str]]:
+    """The Markdown tables of a section, each a run of consecutive ``|`` lines."""
+    found: list[list[str]] = []
+    previous_was_table = False
+    for line in body.splitlines():
+        is_table = line.startswith("|")
+        if is_table and not previous_was_table:
+            found.append([])
+        if is_table:
+            found[-1].append(line)
+        previous_was_table = is_table
+    return found
+
+
 def suite_block(name: str) -> list[str]:
     folder = Path("benchmarks", "results", name)
     markdown = ROOT / folder / "results.md"
@@ -40,11 +62,16 @@ def suite_block(name: str) -> list[str]:
     for section in re.split(r"\n(?=## )", text)[1:]:
         heading, _, body = section.partition("\n")
         if heading.startswith("## The papers' orderings"):
-            lines += ["Orderings (mean test RMSE over seeds):", ""]
+            lines += ["Orderings (paired bootstrap over the test rows: the 95% interval of the "
+                      "RMSE difference below 0 is held, above 0 did not hold, else not "
+                      "separable):", ""]  # fmt: skip
             lines += [line for line in body.splitlines() if line.startswith("- ")] + [""]
             continue
-        table = [line for line in body.splitlines() if line.startswith("|")]
-        lines += [f"**{heading[3:]}**", "", *table, ""]
+        lines += [f"**{heading[3:]}**", ""]
+        for table in tables(body):
+            if table[0].startswith(DISTRIBUTION_HEADER):
+                lines += [DISTRIBUTION_LABEL, ""]
+            lines += [*table, ""]
     if name == SUITES[0] and (ROOT / folder / PLOT).exists():
         image = PLOT_COPY.relative_to(PAGE.parent).as_posix()
         lines += [f"![RMSE by method on clothing reviews]({image})", ""]

@@ -192,3 +192,13 @@ class Decoder(ABC):
             f"decoder {type(self).__name__} gives one number per row, not a distribution; "
             "distributions, CRPS and intervals need a grid-* or sample-* decoder"
         )
+
+    def decode_with_distribution(
+        self, model: Any, batch: Batch, *, generator: torch.Generator
+    ) -> tuple[Predictions, Predictive]:
+        """Both `__call__`'s predictions and `distribution`'s distributions of `batch`, the
+        numbers bit for bit those of `__call__`. This default decodes twice; the grid and
+        sampling decoders override it to score the grid, or draw the samples, once."""
+        return self(model, batch, generator=generator), self.distribution(
+            model, batch, generator=generator
+        )

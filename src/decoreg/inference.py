@@ -37,12 +37,48 @@ def predict_prepared(
         model, decode, inputs, batch_size, seed, show_progress, description, bf16
     )
     if distribution:
-        return Predictive.concatenate(parts).take(restore).map_values(model.from_target_space)
+        return _merge_distributions(model, parts, restore)
+    return _merge_predictions(model, parts, restore)
+
+
+def predict_with_distribution(
+    model,
+    decoder: Decoder,
+    inputs: Sequence[Any],
+    *,
+    batch_size: int = 16,
+    seed: int = 0,
+    show_progress: bool = False,
+    description: str = "predict",
+    bf16: bool = False,
+) -> tuple[Predictions, Predictive]:
+    """`predict_prepared`'s predictions and distributions from one decoding pass
+    (`Decoder.decode_with_distribution`): the same numbers, bit for bit, as without
+    `distribution`, and the same distributions as with it."""
+    parts, restore = _decode_by_length(
+        model, decoder.decode_with_distribution, inputs, batch_size, seed, show_progress,
+        description, bf16,
+    )  # fmt: skip
+    numbers, distributions = zip(*parts, strict=True) if parts else ((), ())
+    return (
+        _merge_predictions(model, list(numbers), restore),
+        _merge_distributions(model, list(distributions), restore),
+    )
+
+
+def _merge_predictions(model, parts: list[Predictions], restore: np.ndarray) -> Predictions:
+    """The batches' predictions in the input order, on the raw scale."""
     merged = Predictions.concatenate(parts)
     raw = model.from_target_space(merged.values[restore])
     return Predictions(
         values=raw, texts=[merged.texts[i] for i in restore], parsed=merged.parsed[restore]
     )
+
+
+def _merge_distributions(model, parts: list[Predictive], restore: np.ndarray) -> Predictive:
+    """The batches' distributions in the input order, their values mapped to the raw scale by
+    the model's inverse target transform (increasing, so quantiles map with them)."""
+    return Predictive.concatenate(parts).take(restore).map_values(model.from_target_space)
 
 
 def _decode_by_length(

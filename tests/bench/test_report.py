@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,20 +94,70 @@ def test_plots_write_pngs(tmp_path: Path) -> None:
                             "t") is None  # fmt: skip
 
 
-def test_ordering_lines_check_each_claim_per_dataset() -> None:
+def _predictions(folder: Path, name: str, y: np.ndarray, y_pred: np.ndarray, **columns) -> str:
+    path = Path("p") / f"{name}.csv"
+    (folder / "p").mkdir(exist_ok=True)
+    pd.DataFrame({"y_true": y, "y_pred": y_pred, "parsed": True, **columns}).to_csv(
+        folder / path, index=False
+    )
+    return str(path)
+
+
+def test_orderings_are_judged_by_a_paired_bootstrap_over_rows(tmp_path: Path) -> None:
+    """RAFT errs by 0.1 on every row and seed, CE by 1.0: every resample gives RMSE(RAFT) -
+    RMSE(CE) = -0.9, so "RAFT < CE" held and "CE < RAFT" did not. Head and RAFT swap
+    which one errs by 1 on alternate rows: equal RMSE, an interval around 0."""
     from decoreg.bench.report import ordering_lines
 
+    y = np.zeros(40)
+    alternate = (np.arange(40) % 2).astype(float)
     rows = [
-        row("raft", 0, 0.5, label="RAFT"),
-        row("raft", 1, 0.7, label="RAFT"),
-        row("ce", 0, 0.9, label="CE"),
-        row("head", 0, 0.4, label="Head"),
+        row("raft", 0, 0.1, label="RAFT", predictions=_predictions(tmp_path, "r0", y, y + 0.1)),
+        row("raft", 1, 0.1, label="RAFT", predictions=_predictions(tmp_path, "r1", y, y - 0.1)),
+        row("ce", 0, 1.0, label="CE", predictions=_predictions(tmp_path, "c0", y, y + 1.0)),
+        row("alt", 0, 0.71, label="Alt", predictions=_predictions(tmp_path, "a0", y, alternate)),
+        row("alt2", 0, 0.71, label="Alt2",
+            predictions=_predictions(tmp_path, "a1", y, 1 - alternate)),
+        row("lost", 0, 0.5, label="Lost", predictions="p/gone.csv"),
         {**row("raft", 0, 1.0, label="RAFT"), "dataset": "e"},
         {**row("ce", 0, 1.0, label="CE", status="failed"), "dataset": "e"},
+    ]  # fmt: skip
+    claims = [("raft", "ce"), ("ce", "raft"), ("alt", "alt2"), ("raft", "lost"),
+              ("raft", "missing")]  # fmt: skip
+    lines = ordering_lines(rows, claims, tmp_path)
+    assert lines[0] == (
+        "- RAFT < CE on d (g): RMSE 0.100 ± 0.000 vs 1.000 ± 0.000; paired bootstrap over 40 "
+        "rows × 2/1 seeds: RMSE difference -0.900, 95% interval [-0.900, -0.900]: **held**"
+    )
+    assert lines[1].endswith("[+0.900, +0.900]: **did not hold**")
+    assert "RMSE difference +0.000" in lines[2] and lines[2].endswith("**not separable**")
+    low, high = (float(v) for v in lines[2].split("[")[1].split("]")[0].split(", "))
+    assert low < 0 < high
+    assert lines[3] == ("- RAFT < Lost on d (g): RMSE 0.100 ± 0.000 vs 0.500 ± 0.000; not "
+                        "judged (per-row predictions missing)")  # fmt: skip
+    assert lines[4:] == ["- RAFT < ce on e: not measured yet", "- ce < RAFT on e: not measured yet"]
+
+
+def test_distribution_table_from_known_scores() -> None:
+    """Two seeds of RAFT with CRPS 0.2 and 0.4 (mean 0.3, sample std 0.141); a greedy method
+    and a MAPIE baseline without a distribution show "-" where they have no number."""
+    from decoreg.bench.report import distribution_table
+
+    def scores(crps, nll, before, after):
+        return {"crps": crps, "nll": nll, "coverage_90": before,
+                "width_90": None if before is None else 2.0,
+                "conformal_coverage_90": after, "conformal_width_90": 2.5}  # fmt: skip
+
+    rows = [
+        row("raft", 0, 0.5, label="RAFT", uncertainty=scores(0.2, 1.0, 0.8, 0.9)),
+        row("raft", 1, 0.5, label="RAFT", uncertainty=scores(0.4, 1.2, 0.7, 0.95)),
+        row("greedy", 0, 0.5, label="Greedy", uncertainty=None),
+        row("cqr", 0, 0.5, label="CQR", uncertainty=scores(None, None, None, 0.875)),
     ]
-    lines = ordering_lines(rows, [("raft", "ce"), ("raft", "head"), ("raft", "missing")])
-    assert lines == [
-        "- RAFT < CE on d (g): RMSE 0.600 ± 0.141 vs 0.900 ± 0.000: **held**",
-        "- RAFT < Head on d (g): RMSE 0.600 ± 0.141 vs 0.400 ± 0.000: **did not hold**",
-        "- RAFT < ce on e: not measured yet",
-    ]
+    lines = distribution_table(rows).splitlines()
+    assert lines[0] == ("| Method | CRPS | NLL | 90% coverage before | width before | "
+                        "90% coverage after | width after |")  # fmt: skip
+    assert lines[2] == ("| RAFT | 0.300 ± 0.141 | 1.100 ± 0.141 | 0.750 ± 0.071 | "
+                        "2.000 ± 0.000 | 0.925 ± 0.035 | 2.500 ± 0.000 |")  # fmt: skip
+    assert lines[3] == "| Greedy | - | - | - | - | - | - |"
+    assert lines[4] == "| CQR | - | - | - | - | 0.875 | 2.500 |"

@@ -18,23 +18,23 @@ from decoreg.errors import ConfigError
 
 
 def _write_suite(folder: Path, model_dir: Path, raft_params: dict | None = None) -> Path:
-    texts = [f"item {i} is {'good' if i % 2 else 'bad'}" for i in range(80)]
-    pd.DataFrame({"text": texts, "score": [4 if i % 2 else 2 for i in range(80)]}).to_csv(
+    texts = [f"item {i} is {'good' if i % 2 else 'bad'}" for i in range(200)]
+    pd.DataFrame({"text": texts, "score": [4 if i % 2 else 2 for i in range(200)]}).to_csv(
         folder / "toy.csv", index=False
     )
     suite = {
         "name": "toy",
         "description": "tiny end-to-end suite",
         "seeds": [0, 1],
-        "quick": {"train_rows": 12, "validation_rows": 4, "test_rows": 5, "seeds": [0],
+        "quick": {"train_rows": 12, "validation_rows": 12, "test_rows": 5, "seeds": [0],
                   "params": {"max_steps": 1}},
         "grids": [{
             "name": "toy",
-            "datasets": {"toy.csv": {"train_rows": 20, "validation_rows": 4, "test_rows": 6,
+            "datasets": {"toy.csv": {"train_rows": 20, "validation_rows": 12, "test_rows": 6,
                                      "target_column": "score", "text_column": "text",
                                      "template": "Q: {text}\nA: "}},
             "methods": ["zero-shot-rail-grid", "ce-greedy", "ce-rail", "head-token", "raft", "mean",
-                        "ridge-tfidf"],
+                        "ridge-tfidf", "gbdt-cqr-tfidf"],
             "models": [str(model_dir)],
             "params": {"max_steps": 2, "batch_size": 4, "eval_every": 1, "bf16": False,
                        "learning_rate": 1e-2, "warmup_steps": 0},
@@ -56,7 +56,7 @@ def test_run_records_rows_shares_fits_and_survives_a_failed_cell(tmp_path, tiny_
     output = tmp_path / "out"
     summary = run_suite(suite, output, echo=_silent)
     rows = read_rows(output / RESULTS_FILE)
-    assert summary.run == len(rows) == 14 and summary.failed == 2 and summary.skipped == 0
+    assert summary.run == len(rows) == 16 and summary.failed == 2 and summary.skipped == 0
     by_cell = {r["cell"]: r for r in rows}
     failed = by_cell[f"toy/toy.csv/raft/{tiny_model_dir}/0"]
     assert failed["status"] == "failed" and "grid" in failed["error"]["message"]
@@ -64,13 +64,13 @@ def test_run_records_rows_shares_fits_and_survives_a_failed_cell(tmp_path, tiny_
     ok = [r for r in rows if r["status"] == "ok"]
     for row in ok:
         assert set(row["metrics"]) >= {"rmse", "mae", "r2", "spearman", "unparseable_share"}
-        assert row["rows"] == {"train": 20, "validation": 4, "test": 6}
+        assert row["rows"] == {"train": 20, "validation": 12, "test": 6}
         assert row["peak_rss_mb"] > 0 and row["wall_seconds"] >= row["fit_seconds"]
         assert row["environment"]["versions"]["torch"]
         assert row["config"]["dataset"]["name"] == "toy.csv"
         predictions = pd.read_csv(output / row["predictions"])
-        assert len(predictions) == 6 and list(predictions.columns) == ["y_true", "y_pred",
-                                                                        "parsed"]  # fmt: skip
+        assert len(predictions) == 6
+        assert list(predictions.columns)[:3] == ["y_true", "y_pred", "parsed"]
     greedy = by_cell[f"toy/toy.csv/ce-greedy/{tiny_model_dir}/0"]
     rail = by_cell[f"toy/toy.csv/ce-rail/{tiny_model_dir}/0"]
     assert rail["shared_fit_with"] == greedy["cell"] and rail["fit_seconds"] == 0.0
@@ -80,7 +80,16 @@ def test_run_records_rows_shares_fits_and_survives_a_failed_cell(tmp_path, tiny_
     head = by_cell[f"toy/toy.csv/head-token/{tiny_model_dir}/0"]
     assert head["status"] == "ok" and head["metrics"]["unparseable_share"] == 0.0
     runs = read_rows(output / RUNS_FILE)
-    assert len(runs) == 1 and runs[0]["run"] == 14 and runs[0]["failed"] == 2
+    assert len(runs) == 1 and runs[0]["run"] == 16 and runs[0]["failed"] == 2
+    # distributions: grid decoders scored before and after CQR on the 12 validation rows
+    scores = rail["uncertainty"]
+    assert {"crps", "nll", "coverage_90", "width_90"} <= set(scores) and "note" not in scores
+    assert 0 <= scores["conformal_coverage_90"] <= 1 and scores["conformal_width_90"] > 0
+    assert list(pd.read_csv(output / rail["predictions"]).columns)[3:] == [
+        "pit", "lower", "upper", "conformal_lower", "conformal_upper"]  # fmt: skip
+    assert greedy["uncertainty"] is None and head["uncertainty"] is None
+    cqr = by_cell["toy/toy.csv/gbdt-cqr-tfidf/-/0"]["uncertainty"]
+    assert cqr["crps"] is None and 0 <= cqr["conformal_coverage_90"] <= 1
 
 
 def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path, tiny_model_dir):
@@ -88,20 +97,20 @@ def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path, tiny_model
     output = tmp_path / "out"
     run_suite(suite, output, quick=True, echo=_silent)
     first = read_rows(output / RESULTS_FILE)
-    assert len(first) == 7  # quick: one seed
+    assert len(first) == 8  # quick: one seed
     with pytest.raises(ConfigError, match="--resume"):
         run_suite(suite, output, quick=True, echo=_silent)
     again = run_suite(suite, output, quick=True, resume=True, echo=_silent)
-    assert again.skipped == 6 and again.run == 1 and again.failed == 1  # only the failed cell
+    assert again.skipped == 7 and again.run == 1 and again.failed == 1  # only the failed cell
     rows = read_rows(output / RESULTS_FILE)
-    assert [r["method"] for r in rows[7:]] == ["raft"]
+    assert [r["method"] for r in rows[8:]] == ["raft"]
     # A fixed suite: the raft cell now runs, the rest is still skipped.
     fixed = load_suite(_write_suite(tmp_path, tiny_model_dir))
     third = run_suite(fixed, output, quick=True, resume=True, echo=_silent)
-    assert (third.run, third.skipped, third.failed) == (1, 6, 0)
+    assert (third.run, third.skipped, third.failed) == (1, 7, 0)
     # The full (non-quick) cells have other keys: none of them counts as finished.
     full = run_suite(fixed, output, resume=True, echo=_silent)
-    assert full.skipped == 0 and full.run == 14
+    assert full.skipped == 0 and full.run == 16
 
 
 def test_report_renders_tables_plots_and_failures(tmp_path, tiny_model_dir):
@@ -113,9 +122,12 @@ def test_report_renders_tables_plots_and_failures(tmp_path, tiny_model_dir):
     assert "# Benchmark suite `toy`" in text and "## toy: toy.csv" in text
     assert "| CE + RAIL |" in text and "| Ridge (TF-IDF) |" in text
     assert "2/2" in text and "Failed cells:" in text and "toy/toy.csv/raft" in text
-    assert "12 finished, 2 failed" in text
+    assert "14 finished, 2 failed" in text
+    assert "| MAPIE CQR (GBR, TF-IDF) | - | - | - | - |" in text
+    assert "paired bootstrap" in text or not suite.orderings
     plots = sorted(p.name for p in (output / "plots").iterdir())
-    assert plots == ["toy--toy.csv-learning-curves.png", "toy--toy.csv-pred-vs-true.png",
+    assert plots == ["toy--toy.csv-intervals.png", "toy--toy.csv-learning-curves.png",
+                     "toy--toy.csv-pred-vs-true.png", "toy--toy.csv-reliability.png",
                      "toy--toy.csv-rmse.png"]  # fmt: skip
     for name in plots:
         assert f"(plots/{name})" in text
@@ -126,7 +138,7 @@ def test_bench_cli_quick_end_to_end_and_report_only(tmp_path, tiny_model_dir, ca
     suite_path = _write_suite(tmp_path, tiny_model_dir)
     output = tmp_path / "cli-out"
     assert main(["bench", str(suite_path), "--quick", "--output", str(output)]) == 0
-    assert "7 cells run (0 failed)" in capsys.readouterr().out
+    assert "8 cells run (0 failed)" in capsys.readouterr().out
     rows = read_rows(output / RESULTS_FILE)
     assert all(r["status"] == "ok" and r["quick"] for r in rows)
     assert json.loads((output / RUNS_FILE).read_text().splitlines()[0])["command"].startswith(

@@ -1,5 +1,6 @@
 """Running one cell: load its rows, fit (or reuse a fit, or start from a saved first stage),
-predict the test rows, and build the cell's result row."""
+predict the test rows (and score their distributions or a baseline's interval,
+`decoreg.bench.cell_uncertainty`), and build the cell's result row."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from decoreg.bench.cell_uncertainty import (
+    UncertaintyScores,
+    baseline_interval_scores,
+    distribution_scores,
+)
 from decoreg.bench.cells import Cell, DatasetEntry
 from decoreg.bench.machine import peak_memory_mb, reset_peak_memory, resident_memory_mb
 from decoreg.bench.rows import PREDICTIONS_DIR, now
@@ -133,18 +139,55 @@ def _fit(cell: Cell, data: CellData, output: Path, init_from: Path | None = None
     return estimator.fit(data.inputs("train"), data.targets("train"), eval_set=eval_set)
 
 
-def _predict(cell: Cell, estimator: Any, data: CellData) -> tuple[np.ndarray, np.ndarray]:
-    """[N] predictions (the training median where unparseable) and [N] parsed flags."""
-    inputs = data.inputs("test")
+@dataclass(frozen=True)
+class CellPredictions:
+    """A cell's test predictions and, where it gives them, its distribution scores.
+
+    Attributes:
+        values: [N] predictions (the training median where unparseable).
+        parsed: [N] whether each was read.
+        uncertainty: CRPS, NLL and interval scores (None: the method gives neither a
+            distribution nor an interval).
+        calibration_seconds: Time spent decoding the validation rows' distributions (or
+            conformalizing a baseline).
+    """
+
+    values: np.ndarray
+    parsed: np.ndarray
+    uncertainty: UncertaintyScores | None = None
+    calibration_seconds: float = 0.0
+
+
+def _predict(cell: Cell, estimator: Any, data: CellData) -> CellPredictions:
+    """The test predictions; with a distribution (or a baseline's interval) also its scores,
+    calibrated on the validation rows."""
+    inputs, y_test = data.inputs("test"), data.targets("test")
     if cell.method.is_baseline:
+        start = time.perf_counter()
+        if not estimator.gives_interval:
+            values = np.asarray(estimator.predict(inputs), dtype=np.float64)
+            return CellPredictions(values, np.ones(len(values), dtype=bool))
+        estimator.conformalize(data.inputs("validation"), data.targets("validation"))
+        seconds = time.perf_counter() - start
         values = np.asarray(estimator.predict(inputs), dtype=np.float64)
-        return values, np.ones(len(values), dtype=bool)
+        scores = baseline_interval_scores(estimator.predict_interval(inputs), y_test)
+        return CellPredictions(values, np.ones(len(values), dtype=bool), scores, seconds)
     estimator.set_params(decoder=cell.params.get("decoder"))
-    details = estimator.predict_details(inputs)
+    uncertainty, seconds = None, 0.0
+    if estimator.plan().decoder.gives_distribution:
+        details, test = estimator.predict_with_distribution(inputs)
+        start = time.perf_counter()
+        calibration = None
+        if len(data.validation):
+            calibration = estimator.predict_distribution(data.inputs("validation"))
+        seconds = time.perf_counter() - start
+        uncertainty = distribution_scores(test, y_test, calibration, data.targets("validation"))
+    else:
+        details = estimator.predict_details(inputs)
     values = np.asarray(details.values, dtype=np.float64)
     parsed = np.asarray(details.parsed, dtype=bool) & np.isfinite(values)
     fallback = float(np.median(data.targets("train")))
-    return np.where(parsed, values, fallback), parsed
+    return CellPredictions(np.where(parsed, values, fallback), parsed, uncertainty, seconds)
 
 
 # ------------------------------------------------------------------------------- rows
@@ -196,20 +239,23 @@ def run_cell(
             if fit_key is not None:
                 fitted = Fitted(fit_key, estimator, cell.cell_id, fit_seconds)
         predict_start = time.perf_counter()
-        y_pred, parsed = _predict(cell, estimator, data)
-        predict_seconds = time.perf_counter() - predict_start
+        predicted = _predict(cell, estimator, data)
+        predict_seconds = time.perf_counter() - predict_start - predicted.calibration_seconds
         y_true = data.targets("test")
-        metrics = regression_report(y_true, y_pred, parsed)
+        metrics = regression_report(y_true, predicted.values, predicted.parsed)
         predictions = Path(PREDICTIONS_DIR) / f"{cell.key}.csv"
         (output / PREDICTIONS_DIR).mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"y_true": y_true, "y_pred": y_pred, "parsed": parsed}).to_csv(
-            output / predictions, index=False
-        )
+        columns = {"y_true": y_true, "y_pred": predicted.values, "parsed": predicted.parsed}
+        if predicted.uncertainty is not None:
+            columns |= predicted.uncertainty.columns
+        pd.DataFrame(columns).to_csv(output / predictions, index=False)
         row.update(
             status="ok",
             metrics=metrics,
+            uncertainty=None if predicted.uncertainty is None else predicted.uncertainty.to_row(),
             fit_seconds=fit_seconds,
             predict_seconds=predict_seconds,
+            calibration_seconds=predicted.calibration_seconds,
             train=_train_summary(cell, estimator),
             predictions=str(predictions),
         )

@@ -22,12 +22,14 @@ from decoreg.bench.report import group_rows, mean_std
 Row = Mapping[str, Any]
 
 
-def _label(row: Row, several_models: bool) -> str:
+def label_of(row: Row, several_models: bool) -> str:
+    """A method's label in plots, with its model when the rows have several."""
     label = row.get("label") or row["method"]
     return f"{label}\n({row['model']})" if several_models and row.get("model") else label
 
 
-def _methods(rows: Sequence[Row]) -> tuple[list[list[Row]], bool]:
+def ok_methods(rows: Sequence[Row]) -> tuple[list[list[Row]], bool]:
+    """The finished rows grouped per method (and model), and whether there are several models."""
     groups = group_rows(r for r in rows if r.get("status") == "ok")
     methods = [group for table in groups.values() for group in table.values()]
     several_models = len({r.get("model") for g in methods for r in g if r.get("model")}) > 1
@@ -46,7 +48,7 @@ def plot_predictions(rows: Sequence[Row], folder: Path, path: Path, title: str) 
     Returns:
         `path`, or None if no row has predictions.
     """
-    methods, several = _methods(rows)
+    methods, several = ok_methods(rows)
     methods = [g for g in methods if (folder / min(g, key=lambda r: r["seed"])["predictions"])
                .exists()]  # fmt: skip
     if not methods:
@@ -67,7 +69,7 @@ def plot_predictions(rows: Sequence[Row], folder: Path, path: Path, title: str) 
             jitter = rng.uniform(-0.15, 0.15, len(y_true)) * (high - low) / 10
         axis.scatter(y_true + jitter, frame["y_pred"], s=6, alpha=0.4)
         axis.plot([low, high], [low, high], color="black", linewidth=0.8)
-        axis.set_title(_label(group[0], several), fontsize=9)
+        axis.set_title(label_of(group[0], several), fontsize=9)
         axis.set_xlim(low, high)
         axis.set_ylim(low, high)
     for axis in axes.flat[len(methods) :]:
@@ -83,11 +85,11 @@ def plot_predictions(rows: Sequence[Row], folder: Path, path: Path, title: str) 
 
 def plot_metric_bars(rows: Sequence[Row], path: Path, title: str, metric: str = "rmse"):
     """Bars of the mean `metric` per method with +-1 standard deviation over seeds."""
-    methods, several = _methods(rows)
+    methods, several = ok_methods(rows)
     if not methods:
         return None
     stats = [mean_std([r["metrics"][metric] for r in g]) for g in methods]
-    labels = [_label(g[0], several) for g in methods]
+    labels = [label_of(g[0], several) for g in methods]
     figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(methods) + 1.5), 3.6))
     positions = np.arange(len(methods))
     axis.bar(positions, [m for m, _ in stats], yerr=[s for _, s in stats], capsize=4,
@@ -104,7 +106,7 @@ def plot_metric_bars(rows: Sequence[Row], path: Path, title: str, metric: str = 
 
 def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | None:
     """Validation RMSE against training step for every trained method (mean over seeds)."""
-    methods, several = _methods(rows)
+    methods, several = ok_methods(rows)
     curves = []
     for group in methods:
         by_step: dict[int, list[float]] = {}
@@ -113,7 +115,7 @@ def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | 
                 by_step.setdefault(int(evaluation["step"]), []).append(evaluation["rmse"])
         if by_step:
             steps = sorted(by_step)
-            curves.append((_label(group[0], several), steps,
+            curves.append((label_of(group[0], several), steps,
                            [float(np.mean(by_step[s])) for s in steps]))  # fmt: skip
     if not curves:
         return None

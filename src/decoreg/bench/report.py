@@ -1,4 +1,5 @@
-"""Markdown tables of benchmark rows: one table per grid and dataset, mean +- std over seeds."""
+"""Markdown tables of benchmark rows: one table per grid and dataset, mean +- std over seeds,
+a table of distribution scores, and the orderings judged by a paired bootstrap."""
 
 from __future__ import annotations
 
@@ -8,8 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from decoreg.bench.bootstrap import paired_rmse_difference
 
 TABLE_METRICS = (("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R²"), ("spearman", "Spearman"))
+DISTRIBUTION_COLUMNS = (
+    ("crps", "CRPS"),
+    ("nll", "NLL"),
+    ("coverage_90", "90% coverage before"),
+    ("width_90", "width before"),
+    ("conformal_coverage_90", "90% coverage after"),
+    ("conformal_width_90", "width after"),
+)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -108,14 +120,45 @@ def failure_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def distribution_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A Markdown table of one dataset's distribution scores: a line per method (and model).
+
+    CRPS, NLL and the 90% interval's coverage and width before conformal calibration (the
+    model's own quantiles) and after it (CQR on the validation rows), mean ± std over seeds;
+    "-" where a method gives no such number (greedy, heads, point baselines; a MAPIE baseline
+    has only the calibrated interval).
+    """
+    groups = group_rows(rows)
+    if len(groups) != 1:
+        raise ValueError(f"distribution_table takes the rows of one dataset, got {list(groups)}")
+    methods = next(iter(groups.values()))
+    several_models = len({model for _, model in methods if model}) > 1
+    header = ["Method", *[name for _, name in DISTRIBUTION_COLUMNS]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for group in methods.values():
+        scored = [r["uncertainty"] for r in group if r.get("status") == "ok" and
+                  r.get("uncertainty")]  # fmt: skip
+        cells = [_row_label(group[0], several_models)]
+        for key, _ in DISTRIBUTION_COLUMNS:
+            cells.append(format_mean_std([u[key] for u in scored if u.get(key) is not None]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def ordering_lines(
-    rows: Iterable[Mapping[str, Any]], orderings: Sequence[tuple[str, str]]
+    rows: Iterable[Mapping[str, Any]],
+    orderings: Sequence[tuple[str, str]],
+    folder: Path,
 ) -> list[str]:
-    """Check each claim "a has a lower mean test RMSE than b" on every dataset with both.
+    """Judge each claim "a has a lower test RMSE than b" on every dataset with both, by a paired
+    bootstrap over the test rows (`decoreg.bench.bootstrap`) on the per-row predictions of all
+    their seeds (the rows' ``predictions`` CSVs, relative to `folder`).
 
     Returns:
-        One Markdown bullet per (claim, dataset), saying "held" or "did not hold" with the
-        means and standard deviations, or that a side has no finished run yet.
+        One Markdown bullet per (claim, dataset): the mean ± std RMSE of each side, the
+        observed RMSE(a) - RMSE(b) with its 95% bootstrap interval and the verdict ("held":
+        the interval lies below 0; "did not hold": above 0; "not separable": it contains 0),
+        or why it cannot be judged (a side not measured yet, predictions missing).
     """
     lines = []
     for (grid, dataset), methods in group_rows(rows).items():
@@ -133,9 +176,26 @@ def ordering_lines(
                 lines.append(f"- {claim}: not measured yet")
                 continue
             stats = [mean_std([r["metrics"]["rmse"] for r in side]) for side in sides]
-            verdict = "held" if stats[0][0] < stats[1][0] else "did not hold"
-            lines.append(
-                f"- {claim} ({grid}): RMSE {stats[0][0]:.3f} ± {stats[0][1]:.3f} vs "
-                f"{stats[1][0]:.3f} ± {stats[1][1]:.3f}: **{verdict}**"
-            )
+            means = (f"RMSE {stats[0][0]:.3f} ± {stats[0][1]:.3f} vs {stats[1][0]:.3f} ± "
+                     f"{stats[1][1]:.3f}")  # fmt: skip
+            lines.append(f"- {claim} ({grid}): {means}; {_paired_verdict(sides, folder)}")
     return lines
+
+
+def _paired_verdict(sides: list[list[Mapping[str, Any]]], folder: Path) -> str:
+    frames = [[pd.read_csv(folder / r["predictions"]) for r in side
+               if r.get("predictions") and (folder / r["predictions"]).exists()]
+              for side in sides]  # fmt: skip
+    if not all(frames):
+        return "not judged (per-row predictions missing)"
+    y = frames[0][0]["y_true"].to_numpy(dtype=np.float64)
+    if any(not np.array_equal(f["y_true"].to_numpy(dtype=np.float64), y) for s in frames
+           for f in s):  # fmt: skip
+        return "not judged (the sides' test rows differ)"
+    a, b = (np.stack([f["y_pred"].to_numpy(dtype=np.float64) for f in side]) for side in frames)
+    result = paired_rmse_difference(y, a, b)
+    return (
+        f"paired bootstrap over {len(y)} rows × {len(a)}/{len(b)} seeds: RMSE difference "
+        f"{result.difference:+.3f}, 95% interval [{result.low:+.3f}, {result.high:+.3f}]: "
+        f"**{result.verdict}**"
+    )

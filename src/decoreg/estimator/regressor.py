@@ -15,12 +15,11 @@ from decoreg.data import PYTHON_SOURCE
 from decoreg.distributed import World
 from decoreg.errors import ConfigError
 from decoreg.estimator import saving
-from decoreg.estimator.inputs import declare_input_tags, fit_rows, read_inputs, read_targets
+from decoreg.estimator.inputs import declare_input_tags, fit_rows, read_inputs
 from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
 from decoreg.estimator.uncertainty import UncertaintyMethods, held_out_rows
 from decoreg.families import get_family
-from decoreg.inference import predict_prepared, with_fallback
-from decoreg.metrics import regression_report
+from decoreg.inference import predict_prepared, predict_with_distribution, with_fallback
 from decoreg.training import Dataset, EvaluationHook, TrainResult, fit
 
 
@@ -337,30 +336,25 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
             columns.append(with_fallback(details, self.model_.fallback))
         return np.stack(columns, axis=1)
 
-    def evaluate(self, X, y, *, source: str = PYTHON_SOURCE) -> dict[str, float]:
-        """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs; with a
-        decoder that gives a distribution also CRPS, NLL (grid) and the coverage and width of
-        central intervals (`decoreg.uncertainty.metrics.uncertainty_report`)."""
-        details = self.predict_details(X, source=source)
-        targets = read_targets(y, len(details.values), source)
-        y_pred = with_fallback(details, self.model_.fallback)
-        report = regression_report(targets, y_pred, details.parsed)
-        return report | self.uncertainty_scores(X, targets, source=source)
-
-    def _predict(self, plan: RunPlan, inputs, seed: int | None, *, distribution: bool = False):
-        """Predictions, or with `distribution` each row's `Predictive`, from the plan's decoder."""
+    def _predict(self, plan: RunPlan, inputs, seed: int | None, *, output: str = "numbers"):
+        """From the plan's decoder: predictions ("numbers"), each row's `Predictive`
+        ("distribution"), or (predictions, distributions) from one decoding pass ("both")."""
+        options = dict(
+            batch_size=plan.predict_batch_size,
+            seed=self.random_state if seed is None else seed,
+            show_progress=self.verbose,
+            description=f"predict{'' if output == 'numbers' else ' ' + output} "
+            f"({plan.decoder_name})",
+            bf16=plan.train.bf16,
+        )
         with plan.torch_threads():
+            prepared = self.model_.prepare_inputs(inputs)
+            if output == "both":
+                return predict_with_distribution(self.model_, plan.decoder, prepared, **options)
             return predict_prepared(
-                self.model_,
-                plan.decoder,
-                self.model_.prepare_inputs(inputs),
-                distribution=distribution,
-                batch_size=plan.predict_batch_size,
-                seed=self.random_state if seed is None else seed,
-                show_progress=self.verbose,
-                description=f"predict{' distribution' * distribution} ({plan.decoder_name})",
-                bf16=plan.train.bf16,
-            )
+                self.model_, plan.decoder, prepared, distribution=output == "distribution",
+                **options,
+            )  # fmt: skip
 
     # ------------------------------------------------------------------------- saving
     def save(self, directory: str | Path, *, target_column: str | None = None) -> Path:

@@ -12,6 +12,8 @@ from decoreg.data import PYTHON_SOURCE
 from decoreg.errors import ConfigError
 from decoreg.estimator.inputs import read_inputs, read_targets
 from decoreg.estimator.plan import RunPlan
+from decoreg.inference import with_fallback
+from decoreg.metrics import regression_report
 from decoreg.uncertainty.conformal import CalibrationRows, conformal_interval, conformal_rank
 from decoreg.uncertainty.distribution import Predictive, check_coverage
 from decoreg.uncertainty.metrics import uncertainty_report
@@ -21,7 +23,45 @@ CALIBRATE_ORIGIN = "calibrate()"
 
 
 class UncertaintyMethods:
-    """`predict_distribution`, `calibrate` and `predict_interval` of `DecodingRegressor`."""
+    """`predict_distribution`, `calibrate`, `predict_interval` and `evaluate` of
+    `DecodingRegressor`."""
+
+    def evaluate(self, X, y, *, source: str = PYTHON_SOURCE) -> dict[str, float]:
+        """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs; with a
+        decoder that gives a distribution also CRPS, NLL (grid) and the coverage and width of
+        central intervals (`decoreg.uncertainty.metrics.uncertainty_report`).
+
+        X is decoded once: a grid or sampling decoder gives its numbers and distributions
+        from one pass (`Decoder.decode_with_distribution`), the numbers bit for bit those of
+        `predict`.
+        """
+        self._require_fitted()
+        plan = self.plan()
+        inputs = read_inputs(self, plan, X, source, fitting=False)
+        pred = None
+        if plan.decoder.gives_distribution:
+            details, pred = self._predict(plan, inputs, None, output="both")
+        else:
+            details = self._predict(plan, inputs, None)
+        targets = read_targets(y, len(details.values), source)
+        y_pred = with_fallback(details, self.model_.fallback)
+        report = regression_report(targets, y_pred, details.parsed)
+        if pred is None:
+            return report
+        return report | uncertainty_report(pred.with_fallback(self.model_.fallback), targets)
+
+    def predict_with_distribution(self, X, *, source: str = PYTHON_SOURCE, seed: int | None = None):
+        """(`predict_details(X)`, `predict_distribution(X)`) from one decoding pass: the same
+        predictions (raw scale, NaN where unparsed) and distributions as those two calls.
+
+        Raises:
+            ConfigError: for a decoder that gives one number per row (greedy, a head).
+        """
+        self._require_fitted()
+        plan = self._distribution_plan()
+        inputs = read_inputs(self, plan, X, source, fitting=False)
+        details, pred = self._predict(plan, inputs, seed, output="both")
+        return details, pred.with_fallback(self.model_.fallback)
 
     def predict_distribution(
         self, X, *, source: str = PYTHON_SOURCE, seed: int | None = None
@@ -106,7 +146,7 @@ class UncertaintyMethods:
         return plan
 
     def _distribution(self, plan: RunPlan, inputs, seed: int | None) -> Predictive:
-        pred = self._predict(plan, inputs, seed, distribution=True)
+        pred = self._predict(plan, inputs, seed, output="distribution")
         return pred.with_fallback(self.model_.fallback)
 
     def _calibration_distribution(self, plan: RunPlan) -> Predictive:

@@ -167,9 +167,7 @@ class SamplingDecoder(Decoder):
     def __call__(
         self, model: TabularRegressor, batch: Batch, *, generator: torch.Generator
     ) -> Predictions:
-        ids = self._token_ids(model, batch, generator)
-        values = self.aggregate_samples(_decode(model, ids), model.target.clip_margin)
-        return Predictions(values, _texts(model, ids[:, 0]), ~np.isnan(values))
+        return self.decode_with_distribution(model, batch, generator=generator)[0]
 
     def distribution(
         self, model: TabularRegressor, batch: Batch, *, generator: torch.Generator
@@ -177,6 +175,17 @@ class SamplingDecoder(Decoder):
         """The samples `__call__` aggregates (special-value tokens unusable), unclipped: the
         model's inverse target transform clips them on the way to the user's scale."""
         return Predictive.from_samples(_decode(model, self._token_ids(model, batch, generator)))
+
+    def decode_with_distribution(
+        self, model: TabularRegressor, batch: Batch, *, generator: torch.Generator
+    ) -> tuple[Predictions, Predictive]:
+        """The samples, drawn once, and their aggregates: `__call__` is this one's numbers
+        (the distribution's values are NaN where a sample is non-finite, which `aggregate`
+        skips alike)."""
+        ids = self._token_ids(model, batch, generator)
+        pred = Predictive.from_samples(_decode(model, ids))
+        values = self.aggregate_samples(pred.values, model.target.clip_margin)
+        return Predictions(values, _texts(model, ids[:, 0]), ~np.isnan(values)), pred
 
     def _token_ids(
         self, model: TabularRegressor, batch: Batch, generator: torch.Generator

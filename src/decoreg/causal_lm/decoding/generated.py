@@ -59,13 +59,24 @@ class SampleAggregate(Decoder):
     gives_distribution = True
 
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
-        numbers, texts = self._samples(model, batch, generator)
-        values = aggregate(numbers, self.statistic, quantile=self.config.quantile)
-        return Predictions(values=values, texts=texts, parsed=~np.isnan(values))
+        return self.decode_with_distribution(model, batch, generator=generator)[0]
 
     def distribution(self, model, batch: Batch, *, generator: torch.Generator) -> Predictive:
         """The samples themselves (unparseable ones unusable), as `__call__` draws them."""
         return Predictive.from_samples(self._samples(model, batch, generator)[0])
+
+    def decode_with_distribution(
+        self, model, batch: Batch, *, generator: torch.Generator
+    ) -> tuple[Predictions, Predictive]:
+        """The samples, drawn once, and their aggregates: `__call__` is this one's numbers.
+
+        The numbers aggregate the distribution's own values (`from_samples` only turns
+        non-finite samples into NaN, which `aggregate` skips alike).
+        """
+        numbers, texts = self._samples(model, batch, generator)
+        pred = Predictive.from_samples(numbers)
+        values = aggregate(pred.values, self.statistic, quantile=self.config.quantile)
+        return Predictions(values=values, texts=texts, parsed=~np.isnan(values)), pred
 
     def _samples(
         self, model, batch: Batch, generator: torch.Generator

@@ -29,7 +29,29 @@ class GridDecoder(Decoder):
 
     @torch.no_grad()
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
+        return self._predictions(model, model.grid_logprobs(batch.inputs))
+
+    @torch.no_grad()
+    def distribution(self, model, batch: Batch, *, generator: torch.Generator) -> Predictive:
+        """The grid values and their probabilities, renormalized over the grid (whatever
+        `normalize_grid` says: that option concerns only the unnormalized grid mean)."""
+        return self._distribution(model, model.grid_logprobs(batch.inputs))
+
+    @torch.no_grad()
+    def decode_with_distribution(
+        self, model, batch: Batch, *, generator: torch.Generator
+    ) -> tuple[Predictions, Predictive]:
+        """One forward pass scores the grid; both outputs are computed from its log-probs.
+
+        The numbers are not read off the returned distribution: the grid mean is taken in the
+        model's dtype from the log-probs (unnormalized, off-grid mass counting as 0, unless
+        `normalize_grid`), which the float64 renormalized distribution cannot reproduce bit
+        for bit; reading both from the same log-probs can.
+        """
         grid_logprobs = model.grid_logprobs(batch.inputs)  # [B, G]
+        return self._predictions(model, grid_logprobs), self._distribution(model, grid_logprobs)
+
+    def _predictions(self, model, grid_logprobs: torch.Tensor) -> Predictions:  # [B, G]
         grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
         if self.statistic == "mean":
             values = expected_value(grid_logprobs, grid_values, self.config.normalize_grid)
@@ -46,11 +68,9 @@ class GridDecoder(Decoder):
             values=values.double().numpy(), texts=texts, parsed=np.ones(len(texts), dtype=bool)
         )
 
-    @torch.no_grad()
-    def distribution(self, model, batch: Batch, *, generator: torch.Generator) -> Predictive:
-        """The grid values and their probabilities, renormalized over the grid (whatever
-        `normalize_grid` says: that option concerns only the unnormalized grid mean)."""
+    @staticmethod
+    def _distribution(model, grid_logprobs: torch.Tensor) -> Predictive:  # [B, G]
         grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
-        values, probs = grid_distribution(model.grid_logprobs(batch.inputs), grid_values)
+        values, probs = grid_distribution(grid_logprobs, grid_values)
         # already sorted and normalized: the very probabilities `grid_quantile` reads
         return Predictive("grid", np.broadcast_to(values, probs.shape).copy(), probs)
