@@ -30,7 +30,7 @@ class GridDecoder(Decoder):
     @torch.no_grad()
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
         grid_logprobs = model.grid_logprobs(batch.inputs)  # [B, G]
-        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
+        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32, device=model.device)
         if self.statistic == "mean":
             values = expected_value(grid_logprobs, grid_values, self.config.normalize_grid)
         else:
@@ -43,14 +43,16 @@ class GridDecoder(Decoder):
             for m, p in zip(mode, mass, strict=True)
         ]
         return Predictions(
-            values=values.double().numpy(), texts=texts, parsed=np.ones(len(texts), dtype=bool)
+            values=values.double().cpu().numpy(),
+            texts=texts,
+            parsed=np.ones(len(texts), dtype=bool),
         )
 
     @torch.no_grad()
     def distribution(self, model, batch: Batch, *, generator: torch.Generator) -> Predictive:
         """The grid values and their probabilities, renormalized over the grid (whatever
         `normalize_grid` says: that option concerns only the unnormalized grid mean)."""
-        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
+        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32, device=model.device)
         values, probs = grid_distribution(model.grid_logprobs(batch.inputs), grid_values)
         # already sorted and normalized: the very probabilities `grid_quantile` reads
         return Predictive("grid", np.broadcast_to(values, probs.shape).copy(), probs)
