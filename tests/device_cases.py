@@ -16,8 +16,7 @@ CAUSAL_OBJECTIVES = tuple(sorted(FAMILIES["causal-lm"].objectives))
 TABULAR_OBJECTIVES = tuple(sorted(FAMILIES["tabular"].objectives))
 # A decoder and an objective whose model it reads (head decoders need their head trained).
 CAUSAL_DECODERS = tuple(
-    ("head" if name == "head" else "ce", name)
-    for name in sorted(FAMILIES["causal-lm"].decoders)
+    ("head" if name == "head" else "ce", name) for name in sorted(FAMILIES["causal-lm"].decoders)
 )
 TABULAR_DECODERS = tuple(
     ("riemann" if name.startswith("head-riemann") else
