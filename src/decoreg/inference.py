@@ -30,9 +30,9 @@ def predict_prepared(
 
     Rows are decoded in order of length to cut padding and returned in the input order.
     The forward passes run on the model's device under `precision`'s autocast (bf16 is 2-3x
-    faster than fp32 on a CPU; `decoreg.devices`). With
-    `distribution`, each row's predictive distribution (`decoder.distribution`) instead, on the
-    raw scale (the model's inverse target transform, which is increasing, maps its values).
+    faster than fp32 on a CPU; `decoreg.devices`). With `distribution`, each row's predictive
+    distribution (`decoder.distribution`) instead, on the raw scale (the model's inverse target
+    transform, which is increasing, maps its values).
     """
     decode = decoder.distribution if distribution else decoder.__call__
     parts, restore = _decode_by_length(
