@@ -12,7 +12,6 @@ from decoreg.devices import (
     LossScaler,
     Placement,
     Precision,
-    draw_on_cpu,
     resolve_device,
 )
 from decoreg.errors import ConfigError
@@ -150,12 +149,6 @@ def test_without_fp16_the_loss_scaler_changes_nothing():
     scaler.unscale_(optimizer)
     scaler.step(optimizer)
     assert parameter.item() == 0.5  # one plain step: 1 - 1.0 * 0.5
-
-
-def test_draws_are_made_on_the_generator_and_moved():
-    generator = torch.Generator().manual_seed(3)
-    drawn = draw_on_cpu(torch.rand, 4, generator=generator, device=torch.device("cpu"))
-    assert torch.equal(drawn, torch.rand(4, generator=torch.Generator().manual_seed(3)))
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 Everything decoreg creates follows the model: a tensor is made with `device=` the device of
 the tensor or model it meets (`model_device`), so choosing the device is one decision, made
 by `resolve_device` before anything is loaded. Random draws are the exception by design:
-they are made on a CPU `torch.Generator` and moved (`draw_on_cpu`), so a seed gives the same
-samples on every device.
+they are made on a CPU `torch.Generator` (`HOST`) and moved, so a seed gives the same samples
+on every device.
 
 The precisions (`Precision`):
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -225,13 +224,6 @@ def model_device(model: nn.Module) -> torch.device:
     for parameter in model.parameters():
         return parameter.device
     return torch.device("cpu")  # a model without parameters computes nothing of its own
-
-
-def draw_on_cpu(draw: Callable[..., Tensor], *args, generator: torch.Generator, device,
-                **kwargs) -> Tensor:  # fmt: skip
-    """`draw(*args, generator=generator, **kwargs)` on the generator's (CPU) device, then moved
-    to `device`: the same samples on every device for the same seed."""
-    return draw(*args, generator=generator, device=generator.device, **kwargs).to(device)
 
 
 HOST = torch.device("cpu")
