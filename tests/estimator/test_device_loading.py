@@ -80,3 +80,13 @@ def test_off_the_cpu_the_weights_are_read_onto_the_device():
     assert lm_load_options(cuda) == {"dtype": torch.float32, "device_map": {"": cuda.device}}
     cpu = Placement(torch.device("cpu"), Precision("bf16-mixed"))
     assert lm_load_options(cpu) == {"dtype": torch.float32}  # exactly today's CPU load
+
+
+def test_transformers_takes_the_device_map_in_that_form(tiny_model_dir):
+    """The form `lm_load_options` passes off the CPU, tried here with the CPU as the device."""
+    from transformers import AutoModelForCausalLM
+
+    lm = AutoModelForCausalLM.from_pretrained(
+        tiny_model_dir, dtype=torch.bfloat16, device_map={"": torch.device("cpu")}
+    )
+    assert {(p.device.type, p.dtype) for p in lm.parameters()} == {("cpu", torch.bfloat16)}
