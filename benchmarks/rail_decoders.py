@@ -69,7 +69,9 @@ class GenerateSampleMean:
 
 def run(model, decoder, inputs, targets, batch_size) -> dict:
     start = time.perf_counter()
-    predictions = predict_prepared(model, decoder, inputs, batch_size=batch_size, bf16=True)
+    predictions = predict_prepared(
+        model, decoder, inputs, batch_size=batch_size, precision="bf16-mixed"
+    )
     seconds = time.perf_counter() - start
     y_pred = with_fallback(predictions, FALLBACK)
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import string
 from pathlib import Path
 
@@ -49,6 +50,27 @@ def tiny_llama(vocab_size: int, seed: int = 0):
 def pytest_report_header(config):
     # CI runs the suite at 1 and 2 threads (.ci/run): say which one this is.
     return f"torch intra-op threads: {torch.get_num_threads()}"
+
+
+def gpu_tier_device_name() -> str:
+    """The device the `gpu` tier compares with the CPU: DECOREG_TEST_DEVICE, default "cuda"
+    (set it to "cpu" to run the tier's comparisons here)."""
+    return os.environ.get("DECOREG_TEST_DEVICE", "cuda")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests are skipped where their device is missing (CI: no CUDA)."""
+    from decoreg.devices import resolve_device
+    from decoreg.errors import ConfigError
+
+    name = gpu_tier_device_name()
+    try:
+        resolve_device(name)
+    except ConfigError as error:
+        skip = pytest.mark.skip(reason=f"gpu tier: {error}")
+        for item in items:
+            if item.get_closest_marker("gpu") is not None:
+                item.add_marker(skip)
 
 
 @pytest.fixture

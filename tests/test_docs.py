@@ -13,7 +13,7 @@ API_MODULES = {
     "decoreg.estimator", "decoreg.core", "decoreg.config", "decoreg.rl", "decoreg.rl.advantages",
     "decoreg.rl.rewards", "decoreg.rl.loss", "decoreg.tabular", "decoreg.tokenizers",
     "decoreg.datasets", "decoreg.bench", "decoreg.metrics", "decoreg.distributed",
-    "decoreg.checkpoint", "decoreg.tune",
+    "decoreg.checkpoint", "decoreg.tune", "decoreg.devices",
 }  # fmt: skip
 
 

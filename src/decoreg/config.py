@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from decoreg.devices import Precision
 from decoreg.errors import ConfigError
 
 SCHEDULES = ("constant", "linear", "cosine")
@@ -29,7 +30,11 @@ class TrainConfig:
         select_by: The validation score that picks the best checkpoint and drives early
             stopping: "rmse" or "mae" (lower is better) or "reward" (the mean reward of the
             decoded predictions, higher is better; RL objectives only).
-        bf16: Run forward and backward under CPU bfloat16 autocast (weights stay fp32).
+        precision: "fp32", "bf16-mixed" (fp32 weights, bf16 autocast: the default),
+            "bf16" (bf16 weights) or "fp16-mixed" (fp16 autocast with a gradient scaler);
+            see `decoreg.devices`. The loop computes on the model's own device.
+        bf16: The older switch, folded into `precision` and then reset to None: True means
+            "bf16-mixed", False "fp32"; refused with a `precision` other than the default.
         length_grouping: Group examples of similar token length into batches to cut padding.
         seed: Seed for data order, dropout and sampling.
         eval_batch_size: Batch size used for validation decoding.
@@ -52,7 +57,8 @@ class TrainConfig:
     eval_every: int = 50
     early_stopping_patience: int = 0
     select_by: str = "rmse"
-    bf16: bool = True
+    precision: str = "bf16-mixed"
+    bf16: bool | None = None
     length_grouping: bool = True
     seed: int = 0
     eval_batch_size: int = 16
@@ -85,6 +91,13 @@ class TrainConfig:
             raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.select_by not in SELECT_BY:
             raise ConfigError(f"select_by must be one of {SELECT_BY}, got {self.select_by!r}")
+        if self.bf16 is not None:
+            default = "bf16-mixed"
+            precision = Precision.of(None if self.precision == default else self.precision,
+                                     self.bf16, default)  # fmt: skip
+            object.__setattr__(self, "precision", precision.name)  # frozen: set once, here
+            object.__setattr__(self, "bf16", None)
+        Precision(self.precision)
         if self.resume and self.checkpoint_dir is None:
             raise ConfigError("resume needs checkpoint_dir: the folder to resume from")
 

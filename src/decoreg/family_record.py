@@ -29,7 +29,8 @@ class Family:
         default_num_samples: Samples per input of the sampling decoders by default.
         default_threads: torch threads for this family's work (None: torch's default); small
             models run faster on one thread than on two busy ones.
-        default_bf16: Whether fit and predict use bf16 autocast unless the user says.
+        default_precision: The precision of fit and predict unless the user says
+            (`decoreg.devices.PRECISIONS`).
         train_defaults: `TrainConfig` values (learning_rate, batch_size, max_steps,
             warmup_steps, eval_every, early_stopping_patience) used where the user left the
             estimator's option at None; options not named here take TrainConfig's defaults.
@@ -51,7 +52,7 @@ class Family:
     check_options: Callable[[dict], object]
     default_num_samples: int = 32
     default_threads: int | None = None
-    default_bf16: bool = True
+    default_precision: str = "bf16-mixed"
     train_defaults: Mapping[str, float | int] = field(default_factory=dict)
     owned_params: frozenset[str] = frozenset()
     input_kind: str = "text"

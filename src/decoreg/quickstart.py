@@ -39,6 +39,8 @@ def run_quickstart(
     learning_rate: float,
     max_prompt_tokens: int,
     seed: int,
+    device: str | None = None,
+    precision: str | None = None,
     echo: Callable[[str], None] = print,
 ) -> QuickstartResult:
     """Score the zero-shot model on the test rows, fine-tune with RAFT, and score it again.
@@ -53,6 +55,8 @@ def run_quickstart(
         learning_rate: Peak learning rate.
         max_prompt_tokens: Prompts are cut to this many tokens.
         seed: Seed of the splits, training and decoding.
+        device: Where to compute (`decoreg.devices.resolve_device`; None: "auto").
+        precision: `decoreg.devices.PRECISIONS` (None: the default, bf16-mixed).
         echo: Where the progress lines go (sizes, each RMSE, the summary).
     """
     start = time.perf_counter()
@@ -71,6 +75,8 @@ def run_quickstart(
         "learning_rate": learning_rate,
         "max_eval_rows": validation_rows,
         "random_state": seed,
+        "device": device or "auto",
+        "precision": precision,
     }
     y_train = train[info.target_column].to_numpy(float)
     y_test = test[info.target_column].to_numpy(float)

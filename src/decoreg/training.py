@@ -25,6 +25,7 @@ from decoreg.checkpoint import Checkpointer, load_trainable_state, trainable_sta
 from decoreg.config import TrainConfig
 from decoreg.core import Decoder, Objective
 from decoreg.data_order import BatchOrder
+from decoreg.devices import Precision, model_device
 from decoreg.distributed import (
     GradientSum,
     World,
@@ -105,6 +106,9 @@ def fit(
             "select_by='reward' needs an objective that rewards its predictions (remax, grpo, "
             "rloo, genre2); use 'rmse' or 'mae'"
         )
+    device, precision = model_device(model), Precision(config.precision)
+    precision.check(device)  # before any step: a device that cannot compute so is refused
+    scaler = precision.loss_scaler(device)
     objective.prepare(model)  # before a checkpoint is restored: sees the starting weights
     world = World.current()
     torch.manual_seed(config.seed + world.rank)  # dropout masks differ between processes
@@ -147,8 +151,9 @@ def fit(
     model.train()
     for step in range(result.steps_run + 1, last_step + 1):
         metrics = _optimizer_step(
-            model, objective, train, order, step, world, config, optimizer, sum_gradients
-        )
+            model, objective, train, order, step, world, config, optimizer, sum_gradients,
+            precision.autocast(device), scaler,
+        )  # fmt: skip
         scheduler.step()
         running_loss = _ema(running_loss, metrics["loss"])
         result.log.append({"step": step, "lr": scheduler.get_last_lr()[0], **metrics})
@@ -197,27 +202,32 @@ def fit(
 
 
 def _optimizer_step(
-    model, objective: Objective, train, order, step, world, config, optimizer, sum_gradients
-) -> dict:
-    """Accumulate `grad_accum_steps` micro-batches, average gradients over processes, step."""
+    model, objective: Objective, train, order, step, world, config, optimizer, sum_gradients,
+    autocast, scaler,
+) -> dict:  # fmt: skip
+    """Accumulate `grad_accum_steps` micro-batches, average gradients over processes, step.
+
+    `autocast` is the precision's context on the model's device (re-entered per micro-batch),
+    `scaler` its `decoreg.devices.LossScaler` (a no-op but for fp16-mixed)."""
     totals: dict[str, float] = {}
     objective.begin_step(step)  # objectives that sample (RL) seed their noise with the step
     for micro in range(config.grad_accum_steps):
         rows = order.local_batch((step - 1) * config.grad_accum_steps + micro, world.rank)
         batch = model.make_batch(take_rows(train.inputs, rows), train.targets[rows])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+        with autocast:
             loss, metrics = objective(model, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {float(loss)}; lower the learning rate")
-        (loss / (config.grad_accum_steps * world.size)).backward()  # summed over processes
+        scaler.scale(loss / (config.grad_accum_steps * world.size)).backward()  # summed
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value / config.grad_accum_steps
     sum_gradients()
     totals = average_metrics(totals, world)
     if config.max_grad_norm > 0:
+        scaler.unscale_(optimizer)  # clip the true gradients
         params = sum_gradients.params
         totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
-    optimizer.step()
+    scaler.step(optimizer)
     optimizer.zero_grad(set_to_none=True)
     return totals
 
@@ -244,7 +254,7 @@ def _evaluate(
         take_rows(validation.inputs, share),
         batch_size=config.eval_batch_size,
         seed=config.seed,
-        bf16=config.bf16,
+        precision=config.precision,
     )
     model.train()
     values = gather_strided(predictions.values, len(rows), world)

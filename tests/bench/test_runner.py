@@ -163,9 +163,9 @@ def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, mo
     fits = []
     real_fit = cell_run._fit
 
-    def counting_fit(cell, data, output, init_from=None):
+    def counting_fit(cell, data, output, placement, init_from=None):
         fits.append((cell.method.name, init_from))
-        return real_fit(cell, data, output, init_from)
+        return real_fit(cell, data, output, placement, init_from)
 
     monkeypatch.setattr(cell_run, "_fit", counting_fit)
     data = yaml.safe_load(_write_suite(tmp_path, tiny_model_dir).read_text())
@@ -192,3 +192,30 @@ def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, mo
     run_suite(load_suite(path), tmp_path / "out2", quick=True, echo=_silent)
     assert [name for name, _ in fits] == ["ce-then-raft"]
     assert read_rows(tmp_path / "out2" / RESULTS_FILE)[0]["warm_start_seconds"] == 0.0
+
+
+def test_bench_device_and_precision_override_the_suite(tmp_path, tiny_model_dir, monkeypatch):
+    """`bench --precision fp32` replaces a suite's `bf16: false` (no refusal for both) and
+    `--device` reaches every cell's estimator."""
+    import decoreg.bench.cell_run as cell_run
+
+    seen = []
+    real_fit = cell_run._fit
+
+    def recording_fit(cell, data, output, placement, init_from=None):
+        estimator = real_fit(cell, data, output, placement, init_from)
+        if not cell.method.is_baseline:
+            seen.append({k: estimator.get_params()[k] for k in ("device", "precision", "bf16")})
+        return estimator
+
+    monkeypatch.setattr(cell_run, "_fit", recording_fit)
+    data = yaml.safe_load(_write_suite(tmp_path, tiny_model_dir).read_text())
+    data["grids"][0]["methods"] = ["ce-greedy"]
+    data["grids"][0]["method_params"] = {}
+    path = tmp_path / "one.yaml"
+    path.write_text(yaml.safe_dump(data))
+    placement = {"device": "cpu", "precision": "bf16-mixed"}
+    summary = run_suite(load_suite(path), tmp_path / "out", quick=True, echo=_silent,
+                        placement=placement)  # fmt: skip
+    assert summary.failed == 0
+    assert seen == [{"device": "cpu", "precision": "bf16-mixed", "bf16": None}]

@@ -35,7 +35,7 @@ def tiny_regressor(tokenizer, seed=0, decimals=1) -> CausalLMRegressor:
 
 
 def test_answer_labels_mask_everything_but_the_answer():
-    labels = answer_labels([[7, 8, 1], [9, 1]])
+    labels = answer_labels([[7, 8, 1], [9, 1]], torch.device("cpu"))
     assert labels.tolist() == [[7, 8, 1], [IGNORE, 9, 1]]
 
 

@@ -31,7 +31,8 @@ def test_tabular_family_resolves_its_training_defaults():
     config = DecodingRegressor(family="tabular").train_config()
     for name in RESOLVED:
         assert getattr(config, name) == TRAIN_DEFAULTS[name]
-    assert config.learning_rate == 1e-3 and config.batch_size == 128 and not config.bf16
+    assert config.learning_rate == 1e-3 and config.batch_size == 128
+    assert config.precision == "fp32"
 
 
 def test_causal_lm_family_keeps_the_train_config_defaults():
@@ -78,7 +79,7 @@ def test_cli_tabular_training_uses_the_family_rate_and_fp32(tmp_path):
     assert np.isclose(log[0]["lr"], 2e-5)
     params = json.loads((out / "decoreg.json").read_text())["params"]
     assert params["bf16"] is None and params["learning_rate"] is None
-    assert DecodingRegressor.load(out).train_config().bf16 is False
+    assert DecodingRegressor.load(out).train_config().precision == "fp32"
 
 
 def test_cli_option_values_starting_with_a_brace_are_json():

@@ -27,7 +27,7 @@ def test_tabular_plan_takes_the_family_defaults():
     assert plan.decode.num_samples == 128 and plan.decoder.num_samples == 128
     assert plan.train.learning_rate == TRAIN_DEFAULTS["learning_rate"]
     assert plan.max_steps == TRAIN_DEFAULTS["max_steps"] and plan.threads == 1
-    assert not plan.train.bf16
+    assert plan.train.precision == "fp32"
     assert plan.model_options.seed == 0  # TabularModelConfig, seeded from random_state
 
 

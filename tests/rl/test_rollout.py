@@ -12,13 +12,14 @@ def test_rows_greedy_and_noise_layout():
     uniforms = torch.arange(12, dtype=torch.float64).view(2, 2, 3) / 12  # [B, G, L]
     request = RolloutRequest(2, True, 1.0, uniforms)
     assert request.rows_per_input == 3 and request.batch_size == 2
-    assert request.greedy_rows().tolist() == [False, False, True, False, False, True]
+    greedy = request.greedy_rows(torch.device("cpu")).tolist()
+    assert greedy == [False, False, True, False, False, True]
     noise = request.row_uniforms()  # [B * R, L]
     assert noise.shape == (6, 3)
     assert torch.equal(noise[[0, 1, 3, 4]], uniforms.reshape(4, 3))
     assert torch.equal(noise[[2, 5]], torch.zeros(2, 3, dtype=torch.float64))
     alone = RolloutRequest(2, False, 1.0, uniforms)
-    assert alone.rows_per_input == 2 and not alone.greedy_rows().any()
+    assert alone.rows_per_input == 2 and not alone.greedy_rows(torch.device("cpu")).any()
     assert torch.equal(alone.row_uniforms(), uniforms.reshape(4, 3))
 
 

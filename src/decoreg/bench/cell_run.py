@@ -95,7 +95,7 @@ def _train_summary(cell: Cell, estimator: Any) -> dict[str, Any] | None:
 
 
 def _warm_start_folder(
-    cell: Cell, data: CellData, output: Path, fitted: Fitted | None
+    cell: Cell, data: CellData, output: Path, fitted: Fitted | None, placement: dict[str, Any]
 ) -> tuple[Path, float]:
     """The saved model `cell` starts from, trained (or taken from `fitted`) if not on disk.
 
@@ -113,7 +113,7 @@ def _warm_start_folder(
     if fitted is not None and fitted.fit_key == warm.fit_key():
         estimator = fitted.estimator
     else:
-        estimator = _fit(warm, data, output)
+        estimator = _fit(warm, data, output, placement)
     seconds = time.perf_counter() - start
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -122,7 +122,12 @@ def _warm_start_folder(
     return folder, seconds
 
 
-def _fit(cell: Cell, data: CellData, output: Path, init_from: Path | None = None) -> Any:
+def _fit(
+    cell: Cell, data: CellData, output: Path, placement: dict[str, Any],
+    init_from: Path | None = None,
+) -> Any:  # fmt: skip
+    """Fit the cell's method; `placement` (device, precision: `bench --device/--precision`)
+    overrides the suite's own, its older `bf16` switch included."""
     if cell.method.is_baseline:
         return cell.method.baseline(data.info, cell.seed).fit(
             data.inputs("train"), data.targets("train")
@@ -130,6 +135,9 @@ def _fit(cell: Cell, data: CellData, output: Path, init_from: Path | None = None
     from decoreg.estimator import DecodingRegressor
 
     params = dict(cell.params)
+    if placement.get("precision") is not None:
+        params.pop("bf16", None)
+    params.update({name: value for name, value in placement.items() if value is not None})
     if init_from is not None:
         params["init_from"] = str(init_from)
     estimator = DecodingRegressor(**params)
@@ -207,9 +215,11 @@ def cell_row(cell: Cell) -> dict[str, Any]:
 
 
 def run_cell(
-    cell: Cell, data: CellData, output: Path, fitted: Fitted | None = None
-) -> tuple[dict[str, Any], Fitted | None]:
-    """Fit (or reuse `fitted`), predict the test rows and build the cell's result row.
+    cell: Cell, data: CellData, output: Path, fitted: Fitted | None = None,
+    placement: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], Fitted | None]:  # fmt: skip
+    """Fit (or reuse `fitted`), predict the test rows and build the cell's result row;
+    `placement` ({"device": ..., "precision": ...}) overrides the suite's.
 
     Any exception inside becomes a ``failed`` row (with its message and traceback); the
     returned `Fitted` is what later cells may reuse (None after a failure or for baselines).
@@ -221,20 +231,22 @@ def run_cell(
     row["rows"] = {"train": len(data.train), "validation": len(data.validation),
                    "test": len(data.test)}  # fmt: skip
     row["started_at"] = now()
-    fit_key = cell.fit_key()
+    fit_key, placement = cell.fit_key(), placement or {}
     try:
         if cell.warm_start is not None:  # the first stage is kept for the cells that share it
-            folder, row["warm_start_seconds"] = _warm_start_folder(cell, data, output, fitted)
+            folder, row["warm_start_seconds"] = _warm_start_folder(
+                cell, data, output, fitted, placement
+            )
             row["warm_start"] = {"cell": cell.warm_start.cell_id, "folder": str(folder)}
             fit_start = time.perf_counter()
-            estimator = _fit(cell, data, output, init_from=folder)
+            estimator = _fit(cell, data, output, placement, init_from=folder)
             fit_seconds = time.perf_counter() - fit_start
         elif fitted is not None and fit_key is not None and fitted.fit_key == fit_key:
             estimator, fit_seconds = fitted.estimator, 0.0
             row["shared_fit_with"] = fitted.cell_id
         else:
             fitted = None
-            estimator = _fit(cell, data, output)
+            estimator = _fit(cell, data, output, placement)
             fit_seconds = time.perf_counter() - start
             if fit_key is not None:
                 fitted = Fitted(fit_key, estimator, cell.cell_id, fit_seconds)

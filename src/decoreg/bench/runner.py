@@ -67,6 +67,7 @@ def run_suite(
     lock: str | Path | None = None,
     command: str | None = None,
     echo: Callable[[str], None] = print,
+    placement: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Run every unfinished cell of `suite`, appending rows to ``output/results.jsonl``.
 
@@ -78,6 +79,7 @@ def run_suite(
         lock: A lock file held (flock) while each group of cells runs.
         command: The command line, recorded in ``runs.jsonl``.
         echo: Where progress lines go.
+        placement: {"device": ..., "precision": ...} for every cell (None values: the suite's).
 
     Raises:
         ConfigError: If `output` already has results and `resume` is False.
@@ -107,7 +109,7 @@ def run_suite(
                 try:
                     if entry_key not in data_cache:
                         data_cache[entry_key] = load_cell_data(cell.dataset, cell.data_seed)
-                    row, fitted = run_cell(cell, data_cache[entry_key], output, fitted)
+                    row, fitted = run_cell(cell, data_cache[entry_key], output, fitted, placement)
                 except Exception as error:  # the data could not be loaded
                     row = _data_failure(cell, error)
                 row.update(suite=suite.name, quick=quick, environment=env)

@@ -26,6 +26,7 @@ from decoreg.causal_lm.numbers import AffineScaler, DecimalFormat, digit_grid
 from decoreg.causal_lm.pretrained import DEFAULT_MODEL, load_pretrained
 from decoreg.causal_lm.prompts import DEFAULT_TEMPLATE, PromptTemplate
 from decoreg.causal_lm.random_init import randomly_initialized
+from decoreg.devices import CPU_FP32, Placement
 from decoreg.errors import ConfigError
 
 SCALE_CHOICES = ("auto", "never", "always")
@@ -163,8 +164,11 @@ def _integers(y: np.ndarray) -> bool:
     return bool(np.all(y == np.round(y)))
 
 
-def build_causal_lm(options: LMOptions, y_train: np.ndarray) -> CausalLMRegressor:
-    """Load the pretrained LM and fix the grid, number format and scaler from the targets."""
+def build_causal_lm(
+    options: LMOptions, y_train: np.ndarray, placement: Placement = CPU_FP32
+) -> CausalLMRegressor:
+    """Load the pretrained LM and fix the grid, number format and scaler from the targets;
+    the LM is loaded onto `placement`'s device in its weight dtype."""
     grid = default_grid(y_train, options)
     scaler = choose_scaler(y_train, grid, scaling_policy(y_train, options))
     decimals = options.decimals
@@ -184,7 +188,9 @@ def build_causal_lm(options: LMOptions, y_train: np.ndarray) -> CausalLMRegresso
         fallback=fallback_from_targets(y_train),
         head=head,
     )
-    lm, tokenizer = load_pretrained(options.model, trust_remote_code=options.trust_remote_code)
+    lm, tokenizer = load_pretrained(
+        options.model, trust_remote_code=options.trust_remote_code, placement=placement
+    )
     if options.init == "random":
         lm = randomly_initialized(lm, options.seed)
     if options.lora is not None:
@@ -196,7 +202,7 @@ def build_causal_lm(options: LMOptions, y_train: np.ndarray) -> CausalLMRegresso
         model = CausalLMRegressor(lm, tokenizer, spec)
     if model.head is not None:
         set_head_bias(model.head, float(np.mean(scaler.transform(y_train))))
-    return model
+    return placement.place(model)  # the head, or a random init, was made on the host
 
 
 def lm_options_from(params: dict) -> LMOptions:
@@ -250,8 +256,10 @@ def select_texts_for(params: dict, frame, source: str) -> list[str]:
     return select_texts(frame, source, text_column=text_column, feature_columns=feature_columns)
 
 
-def build_from_params(params: dict, inputs, y: np.ndarray) -> CausalLMRegressor:
-    return build_causal_lm(lm_options_from(params), y)
+def build_from_params(
+    params: dict, inputs, y: np.ndarray, placement: Placement = CPU_FP32
+) -> CausalLMRegressor:
+    return build_causal_lm(lm_options_from(params), y, placement)
 
 
 def _default_text_column(frame, source: str) -> str:

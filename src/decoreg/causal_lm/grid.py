@@ -47,4 +47,5 @@ def grid_quantile(
     (`decoreg.aggregation.weighted_quantile`)."""
     values, probs = grid_distribution(grid_logprobs, grid_values)
     support = np.broadcast_to(values, probs.shape)
-    return torch.from_numpy(weighted_quantile(support, probs, quantile)).to(grid_values.dtype)
+    quantiles = weighted_quantile(support, probs, quantile)
+    return torch.as_tensor(quantiles, dtype=grid_values.dtype, device=grid_values.device)

@@ -153,16 +153,18 @@ def _chunk_logits(model, trie: GridTrie, chunk: list[int], encoding: PromptEncod
     rows, width = encoding.mask.shape
     size = len(chunk)
     column = {node: i for i, node in enumerate(chunk)}
-    tree = torch.zeros((size, size), dtype=torch.bool)  # [C, C] node sees ancestors and itself
+    device = encoding.mask.device
+    # [C, C]: a node sees its ancestors and itself
+    tree = torch.zeros((size, size), dtype=torch.bool, device=device)
     for i, node in enumerate(chunk):
         for ancestor in trie.ancestors(node):
             tree[i, column[ancestor]] = True
     prompt_part = encoding.mask.bool()[:, None, None, :].expand(rows, 1, size, width)
     tree_part = tree[None, None].expand(rows, 1, size, size)
     allowed = torch.cat([prompt_part, tree_part], dim=-1)  # [B, 1, C, T + C]
-    depth = torch.tensor([trie.depths[n] for n in chunk], dtype=torch.long)
+    depth = torch.tensor([trie.depths[n] for n in chunk], dtype=torch.long, device=device)
     node_positions = encoding.positions[:, -1:] + depth[None, :]  # [B, C]
-    node_tokens = torch.tensor([trie.tokens[n] for n in chunk], dtype=torch.long)
+    node_tokens = torch.tensor([trie.tokens[n] for n in chunk], dtype=torch.long, device=device)
     tokens = node_tokens[None, :].expand(rows, size)
     return model.feed_after_prompts(encoding, tokens, allowed, node_positions)
 
@@ -173,13 +175,14 @@ def _path_sums(trie: GridTrie, context_logprobs: dict[int, Tensor], rows: int) -
     slot = {node: i for i, node in enumerate(contexts)}
     table = torch.stack([context_logprobs[c] for c in contexts], dim=1)  # [B, K, V]
     width = max(len(p) for p in trie.paths)
-    context_index = torch.zeros((len(trie.paths), width), dtype=torch.long)
-    token_index = torch.zeros((len(trie.paths), width), dtype=torch.long)
-    valid = torch.zeros((len(trie.paths), width), dtype=torch.bool)
-    for g, path in enumerate(trie.paths):
-        for k, node in enumerate(path):
-            context_index[g, k] = slot[trie.parents[node]]
-            token_index[g, k] = trie.tokens[node]
-            valid[g, k] = True
+    contexts_of, tokens_of, valid_of = [], [], []  # [G, L] each, padded with 0 / False
+    for path in trie.paths:
+        pad = [0] * (width - len(path))
+        contexts_of.append([slot[trie.parents[node]] for node in path] + pad)
+        tokens_of.append([trie.tokens[node] for node in path] + pad)
+        valid_of.append([True] * len(path) + [False] * len(pad))
+    context_index = torch.tensor(contexts_of, dtype=torch.long, device=table.device)
+    token_index = torch.tensor(tokens_of, dtype=torch.long, device=table.device)
+    valid = torch.tensor(valid_of, dtype=torch.bool, device=table.device)
     picked = table[:, context_index, token_index]  # [B, G, L]
     return picked.masked_fill(~valid, 0.0).sum(-1)

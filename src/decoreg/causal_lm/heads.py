@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from decoreg.devices import HOST
 from decoreg.errors import ConfigError, require
 
 HEAD_KINDS = ("token", "mean", "mlp", "learnable-grid", "learnable-vocab")
@@ -61,7 +62,7 @@ class TokenLogitHead(nn.Module):
     def __init__(self, token_id: int) -> None:
         super().__init__()
         self.token_id = token_id
-        self.bias = nn.Parameter(torch.zeros(()))
+        self.bias = nn.Parameter(torch.zeros((), device=HOST))  # placed with the model
 
     def forward(self, model, prompts: Sequence[list[int]]) -> Tensor:  # [B]
         logits = model.forward_logits(prompts, keep_last=1)[:, -1]  # [B, V]
@@ -99,7 +100,7 @@ class LearnedGridHead(nn.Module):
 
     def __init__(self, grid: Sequence[float]) -> None:
         super().__init__()
-        self.weights = nn.Parameter(torch.tensor(grid, dtype=torch.float32))
+        self.weights = nn.Parameter(torch.tensor(grid, dtype=torch.float32, device=HOST))
 
     def forward(self, model, prompts: Sequence[list[int]]) -> Tensor:  # [B]
         return model.grid_logprobs(prompts).exp() @ self.weights
@@ -110,8 +111,8 @@ class LearnedVocabHead(nn.Module):
 
     def __init__(self, vocab_size: int, grid_token_ids: Sequence[int], grid: Sequence[float]):
         super().__init__()
-        weights = torch.zeros(vocab_size)
-        weights[list(grid_token_ids)] = torch.tensor(grid, dtype=torch.float32)
+        weights = torch.zeros(vocab_size, device=HOST)  # placed with the model
+        weights[list(grid_token_ids)] = torch.tensor(grid, dtype=torch.float32, device=HOST)
         self.weights = nn.Parameter(weights)
 
     def forward(self, model, prompts: Sequence[list[int]]) -> Tensor:  # [B]

@@ -38,6 +38,7 @@ from decoreg.causal_lm.shared_prompt import (
 )
 from decoreg.causal_lm.spec import CausalLMSpec
 from decoreg.core import Batch
+from decoreg.devices import CPU_FP32, Placement, model_device
 from decoreg.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class CausalLMRegressor(nn.Module):
     def make_batch(self, inputs: Sequence[list[int]], targets: np.ndarray | None) -> Batch:
         if targets is None:
             return Batch(inputs=list(inputs))
-        z = torch.tensor(self.to_target_space(np.asarray(targets)), dtype=torch.float32)
+        z = self.to_target_space(np.asarray(targets))
+        z = torch.tensor(z, dtype=torch.float32, device=self.device)
         return Batch(inputs=list(inputs), targets=z)
 
     def to_target_space(self, y: np.ndarray) -> np.ndarray:
@@ -181,12 +183,16 @@ class CausalLMRegressor(nn.Module):
     def pad_left(self, sequences: Sequence[list[int]]) -> tuple[Tensor, Tensor, Tensor]:
         """Left-pad token lists; returns input_ids, attention_mask and position_ids, [B, T]."""
         width = max(len(s) for s in sequences)
-        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
-            mask[row, width - len(seq) :] = 1
+        padded = [[self.pad_id] * (width - len(s)) + list(s) for s in sequences]
+        flags = [[0] * (width - len(s)) + [1] * len(s) for s in sequences]
+        ids = torch.tensor(padded, dtype=torch.long, device=self.device)
+        mask = torch.tensor(flags, dtype=torch.long, device=self.device)
         return ids, mask, _positions(mask)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are, and so everything the model makes."""
+        return model_device(self)
 
     def forward_logits(self, sequences: Sequence[list[int]], keep_last: int) -> Tensor:
         """Logits of the last `keep_last` columns of left-padded sequences, [B, keep_last, V]."""
@@ -278,18 +284,24 @@ class CausalLMRegressor(nn.Module):
             )
 
     @classmethod
-    def load(cls, directory: str | Path, *, trust_remote_code: bool = False) -> CausalLMRegressor:
-        """Read a folder written by `save` (safetensors only; see `models.folder_safety`)."""
+    def load(
+        cls, directory: str | Path, *, trust_remote_code: bool = False,
+        placement: Placement = CPU_FP32,
+    ) -> CausalLMRegressor:  # fmt: skip
+        """Read a folder written by `save` (safetensors only; see `models.folder_safety`) onto
+        `placement`'s device and weight dtype, wherever it was trained."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from decoreg.causal_lm.pretrained import lm_load_options
 
         directory = Path(directory)
         check_model_folder(directory, trust_remote_code=trust_remote_code)
         spec = CausalLMSpec.from_dict(json.loads((directory / SPEC_FILE).read_text()))
         lm = AutoModelForCausalLM.from_pretrained(
             directory / LM_FOLDER,
-            dtype=torch.float32,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
+            **lm_load_options(placement),
         )
         lm = load_adapter(lm, directory / LORA_FOLDER)
         tokenizer = AutoTokenizer.from_pretrained(
@@ -298,7 +310,7 @@ class CausalLMRegressor(nn.Module):
         model = cls(lm, tokenizer, spec)
         if model.head is not None:
             model.head.load_state_dict(load_file(directory / HEAD_FILE))
-        return model
+        return placement.place(model)
 
     def merge_lora(self) -> None:
         """Fold LoRA adapters into the weights: a plain model that predicts the same."""

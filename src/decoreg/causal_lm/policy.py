@@ -25,6 +25,7 @@ from decoreg.causal_lm.digit_grammar import ALPHABET, EOS, DigitGrammar
 from decoreg.causal_lm.expert import expert_symbols
 from decoreg.causal_lm.shared_prompt import PromptEncoding
 from decoreg.core import Batch
+from decoreg.devices import HOST
 from decoreg.errors import ConfigError
 from decoreg.rl.loss import masked_entropy
 from decoreg.rl.rollout import Policy, Rollout, RolloutRequest, choose_actions
@@ -63,7 +64,8 @@ class CausalLMPolicy(Policy):
                     "every digit, '.' and '-' to be a single token"
                 )
             ids.append(tokens[0])
-        return cls(model.digit_grammar, torch.tensor(ids), constrained, model.eos_id)
+        symbol_ids = torch.tensor(ids, device=model.device)
+        return cls(model.digit_grammar, symbol_ids, constrained, model.eos_id)
 
     # ------------------------------------------------------------------------- sampling
     def encode(self, model, batch: Batch) -> PromptEncoding:
@@ -78,7 +80,8 @@ class CausalLMPolicy(Policy):
         """logits [N, V] -> (log-probs [N, K], allowed [N, K] or None)."""
         if not self.constrained:
             return torch.log_softmax(logits, -1), None
-        allowed = torch.tensor([_allowed_row(self.grammar, p) for p in prefixes])
+        rows = [_allowed_row(self.grammar, p) for p in prefixes]
+        allowed = torch.tensor(rows, device=logits.device)
         allowed[finished] = False
         allowed[finished, self._eos_action] = True  # past the end: a harmless EOS-only mask
         restricted = logits[:, self.symbol_ids].masked_fill(~allowed, float("-inf"))
@@ -96,12 +99,13 @@ class CausalLMPolicy(Policy):
         logits = encoding.last_logits.float().repeat_interleave(request.rows_per_input, 0)
         n, length = logits.shape[0], self.grammar.max_tokens
         noise = request.row_uniforms()  # [N, L]
-        greedy = request.greedy_rows()  # [N]
-        actions = torch.zeros(n, length, dtype=torch.long)
-        logprobs = torch.zeros(n, length)
-        step_mask = torch.zeros(n, length, dtype=torch.bool)
-        allowed_steps = torch.ones(n, length, len(ALPHABET), dtype=torch.bool)
-        finished = torch.zeros(n, dtype=torch.bool)
+        device = logits.device
+        greedy = request.greedy_rows(device)  # [N]
+        actions = torch.zeros(n, length, dtype=torch.long, device=device)
+        logprobs = torch.zeros(n, length, device=device)
+        step_mask = torch.zeros(n, length, dtype=torch.bool, device=device)
+        allowed_steps = torch.ones(n, length, len(ALPHABET), dtype=torch.bool, device=device)
+        finished = torch.zeros(n, dtype=torch.bool, device=device)
         prefixes, entropy_sum = [""] * n, 0.0
         for step in range(length):
             log_probs, allowed = self._step_log_probs(logits, prefixes, finished)
@@ -126,7 +130,7 @@ class CausalLMPolicy(Policy):
             mask=step_mask,
             allowed=allowed_steps if self.constrained else None,
             logprobs=logprobs,
-            values=torch.tensor(model.parse_numbers(texts), dtype=torch.float64),
+            values=torch.tensor(model.parse_numbers(texts), dtype=torch.float64, device=HOST),
             texts=texts,
             entropy_sum=entropy_sum,
         )
@@ -197,7 +201,8 @@ class CausalLMPolicy(Policy):
         if space == "model":
             return values
         if space == "raw":
-            return torch.as_tensor(model.from_target_space(values.numpy()), dtype=values.dtype)
+            raw = model.from_target_space(values.numpy())
+            return torch.as_tensor(raw, dtype=values.dtype, device=values.device)
         raise ConfigError(
             f"reward space {space!r} is not available for causal LMs (they record no training "
             "mean and std); use 'model' or 'raw'"

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from decoreg.causal_lm.folder_safety import check_model_folder
+from decoreg.devices import CPU_FP32, Placement
 from decoreg.errors import ConfigError, ModelNotAvailableError
 from decoreg.paths import cache_dir
 
@@ -111,11 +112,14 @@ def resolve_model_dir(name_or_path: str) -> Path:
     )
 
 
-def load_pretrained(name_or_path: str, *, trust_remote_code: bool = False):
-    """Load `(model, tokenizer)` in fp32 for a built-in name or a local model folder.
+def load_pretrained(
+    name_or_path: str, *, trust_remote_code: bool = False, placement: Placement = CPU_FP32
+):
+    """Load `(model, tokenizer)` for a built-in name or a local model folder.
 
     A local folder is checked first (`models.folder_safety`): safetensors weights only, nothing
-    pointing outside it, and custom code only with `trust_remote_code=True`.
+    pointing outside it, and custom code only with `trust_remote_code=True`. The weights are
+    read straight into `placement`'s weight dtype on its device (`lm_load_options`).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -123,10 +127,20 @@ def load_pretrained(name_or_path: str, *, trust_remote_code: bool = False):
     if name_or_path not in BUILTIN_MODELS:
         check_model_folder(directory, trust_remote_code=trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(
-        directory, dtype=torch.float32, use_safetensors=True, trust_remote_code=trust_remote_code
-    )
+        directory, use_safetensors=True, trust_remote_code=trust_remote_code,
+        **lm_load_options(placement),
+    )  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
     return model, tokenizer
+
+
+def lm_load_options(placement: Placement) -> dict:
+    """`from_pretrained` options that read safetensors straight into the weight dtype on the
+    device (no fp32 copy in host memory first); on the CPU in fp32, exactly as always."""
+    options: dict = {"dtype": placement.weight_dtype}
+    if not placement.on_cpu:
+        options["device_map"] = {"": placement.device}  # accelerate places every module there
+    return options
 
 
 def _converted_builtin(entry: BuiltinModel) -> Path:

@@ -66,7 +66,7 @@ def attention_mask_for(lm, allowed: Tensor) -> Tensor:
     if implementation == "sdpa":
         return allowed
     dtype = next(lm.parameters()).dtype
-    blocked = torch.zeros(allowed.shape, dtype=dtype)
+    blocked = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
     return blocked.masked_fill(~allowed, torch.finfo(dtype).min)
 
 
@@ -103,8 +103,9 @@ def chain_mask(prompt_mask: Tensor, rows_per_prompt: int, steps: int) -> Tensor:
     """
     batch, width = prompt_mask.shape
     r = rows_per_prompt
-    step_of = torch.arange(steps * r) // r  # [S*R] step of each fed column / query
-    chain_of = torch.arange(steps * r) % r  # [S*R] chain of each fed column / query
+    columns = torch.arange(steps * r, device=prompt_mask.device)
+    step_of = columns // r  # [S*R] step of each fed column / query
+    chain_of = columns % r  # [S*R] chain of each fed column / query
     own = (chain_of[:, None] == chain_of[None, :]) & (step_of[None, :] <= step_of[:, None])
     prompt_part = prompt_mask.bool()[:, None, None, :].expand(batch, 1, steps * r, width)
     chain_part = own[None, None].expand(batch, 1, steps * r, steps * r)
@@ -171,7 +172,7 @@ def teacher_forced_chains(
     batch = prompt_mask.shape[0]
     r, steps = tokens.shape[0] // batch, tokens.shape[1]
     fed = tokens.reshape(batch, r, steps).transpose(1, 2).reshape(batch, steps * r)
-    step_of = torch.arange(steps * r) // r  # [S*R] step of each fed column
+    step_of = torch.arange(steps * r, device=tokens.device) // r  # [S*R] step of each fed column
     positions = prompt_positions[:, -1:] + 1 + step_of[None, :]
     logits = feed_after_prompts(lm, cache, fed, chain_mask(prompt_mask, r, steps), positions)
     vocab = logits.shape[-1]

@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from decoreg.cli.common import add_command
+from decoreg.cli.common import add_command, add_device_options
 from decoreg.errors import ConfigError
 
 DEFAULT_RESULTS = Path("benchmarks", "results")
@@ -29,6 +29,7 @@ def add_bench_command(commands) -> None:
     )
     p.add_argument("--lock", type=Path, help="hold an flock on this file while each cell runs")
     p.add_argument("--report-only", action="store_true", help="only re-render results.md/plots")
+    add_device_options(p, saved=False)
     p.add_argument("--list", action="store_true", help="list built-in suites and the methods")
 
 
@@ -52,8 +53,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if not args.report_only:
         command = _command_line(args, output)
         summary = run_suite(
-            suite, output, quick=args.quick, resume=args.resume, lock=args.lock, command=command
-        )
+            suite, output, quick=args.quick, resume=args.resume, lock=args.lock, command=command,
+            placement={"device": args.device, "precision": args.precision},
+        )  # fmt: skip
         print(
             f"{summary.run} cells run ({summary.failed} failed), {summary.skipped} skipped, "
             f"{summary.wall_seconds / 60:.1f} min"

@@ -53,6 +53,26 @@ def add_trust_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_device_options(p: argparse.ArgumentParser, *, saved: bool) -> None:
+    """--device and --precision (`decoreg.devices`); left off, the estimator's defaults (or,
+    with `saved`, the saved model's precision) apply."""
+    from decoreg.devices import DEVICE_CHOICES, PRECISIONS
+
+    g = p.add_argument_group("devices and precision")
+    g.add_argument(
+        "--device",
+        help=f"{DEVICE_CHOICES}: where to compute (default auto: CUDA, else MPS, else the CPU)",
+    )
+    default = "the saved model's" if saved else "bf16-mixed for causal LMs, fp32 for tabular"
+    g.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help=f"fp32; bf16-mixed (fp32 weights, bf16 autocast); bf16 (bf16 weights, half the "
+        f"memory); fp16-mixed (fp16 autocast, gradient scaler; not on the CPU); default "
+        f"{default}",
+    )
+
+
 def add_decode_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     """The decoding group; without `defaults` an unset option keeps the saved model's value."""
     g = p.add_argument_group("decoding")

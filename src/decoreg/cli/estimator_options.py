@@ -17,7 +17,13 @@ import yaml
 from decoreg.causal_lm.heads import HEAD_KINDS
 from decoreg.causal_lm.methods import INIT_CHOICES, PAPER_METHODS, method_params
 from decoreg.causal_lm.pretrained import DEFAULT_MODEL
-from decoreg.cli.common import add_decode_options, decode_params, parse_options, split_list
+from decoreg.cli.common import (
+    add_decode_options,
+    add_device_options,
+    decode_params,
+    parse_options,
+    split_list,
+)
 from decoreg.config import TrainConfig
 from decoreg.errors import ConfigError
 from decoreg.families import FAMILIES
@@ -37,6 +43,7 @@ def add_estimator_options(p: argparse.ArgumentParser) -> None:
     _add_method_options(p)
     _add_training_options(p)
     _add_lora_options(p.add_argument_group("LoRA and large models"))
+    add_device_options(p, saved=False)
     add_decode_options(p, defaults=False)
 
 
@@ -137,7 +144,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         f"(default {defaults.select_by})",
     )
     p.add_argument("--validation-fraction", type=float, help="default 0.1")
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32 instead of bf16")
+    p.add_argument(
+        "--no-bf16", action="store_true", help="the older --precision fp32 (not with --precision)"
+    )
     p.add_argument(
         "--trust-remote-code",
         action="store_true",
@@ -193,6 +202,8 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "select_by": args.select_by,
         "validation_fraction": args.validation_fraction,
         "bf16": False if args.no_bf16 else None,
+        "device": args.device,
+        "precision": args.precision,
         "trust_remote_code": args.trust_remote_code or None,
         "init_from": None if args.init_from is None else str(args.init_from),
         "random_state": args.seed,

@@ -10,6 +10,7 @@ from pathlib import Path
 from decoreg.cli.common import (
     add_command,
     add_decode_options,
+    add_device_options,
     add_model_dir_argument,
     add_trust_option,
     decode_params,
@@ -96,8 +97,9 @@ def _add_calibration_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_loaded_model_options(p: argparse.ArgumentParser) -> None:
-    """What both commands take last: trust for the folder, and decoding overrides."""
+    """What both commands take last: trust for the folder, device, and decoding overrides."""
     add_trust_option(p)
+    add_device_options(p, saved=True)
     add_decode_options(p, defaults=False)
 
 
@@ -173,7 +175,12 @@ def _load(args: argparse.Namespace) -> DecodingRegressor:
             f"`decoreg {args.command}` runs in a single process; launch it without torchrun or "
             "accelerate (only `decoreg train` is data-parallel)"
         )
-    estimator = DecodingRegressor.load(args.model_dir, trust_remote_code=args.trust_remote_code)
+    estimator = DecodingRegressor.load(
+        args.model_dir,
+        trust_remote_code=args.trust_remote_code,
+        device=args.device or "auto",
+        precision=args.precision,
+    )
     overrides = decode_params(args)
     if args.decoder:
         overrides["decoder"] = args.decoder

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 from decoreg.causal_lm.pretrained import DEFAULT_MODEL
-from decoreg.cli.common import add_command
+from decoreg.cli.common import add_command, add_device_options
 from decoreg.quickstart import run_quickstart
 
 # The options `run_quickstart` takes; --output and --json are the command's own.
 SETTINGS = ("model", "train_rows", "validation_rows", "test_rows", "max_steps", "batch_size",
-            "learning_rate", "max_prompt_tokens", "seed")  # fmt: skip
+            "learning_rate", "max_prompt_tokens", "seed", "device", "precision")  # fmt: skip
 
 
 def add_quickstart_command(commands) -> None:
@@ -27,6 +27,7 @@ def add_quickstart_command(commands) -> None:
     p.add_argument("--learning-rate", type=float, default=5e-5)
     p.add_argument("--max-prompt-tokens", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    add_device_options(p, saved=False)
     p.add_argument("--output", type=Path, help="also save the fine-tuned model here")
     p.add_argument("--json", type=Path, help="write the measured figures to this JSON file")
 

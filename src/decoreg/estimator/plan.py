@@ -18,6 +18,7 @@ import torch
 
 from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.core import Decoder, Objective
+from decoreg.devices import Placement, Precision
 from decoreg.errors import ConfigError
 from decoreg.estimator.saving import saved_family
 from decoreg.families import check_choice, get_family, refuse_foreign_options
@@ -31,7 +32,7 @@ SHARED_PARAMS = frozenset(
         "learning_rate", "batch_size", "grad_accum_steps", "max_steps", "epochs", "warmup_steps",
         "schedule", "weight_decay", "max_grad_norm", "eval_every", "early_stopping_patience",
         "select_by", "max_eval_rows", "bf16", "validation_fraction", "checkpoint_dir",
-        "checkpoint_every", "resume",
+        "checkpoint_every", "resume", "precision", "device",
         # DecodeConfig options every family's decoders read
         "num_samples", "temperature", "quantile",
     }
@@ -60,6 +61,8 @@ class RunPlan:
         epochs: Passes over the training rows that set `max_steps` (None: `max_steps` does).
         validation_fraction: Share of the training rows held out when `fit` gets no eval_set.
         threads: torch threads for fit and predict (None: torch's default).
+        placement: The device and precision models are built, loaded and run with (checked
+            against this machine when the plan is resolved, before any data is read).
     """
 
     family: Family
@@ -74,6 +77,7 @@ class RunPlan:
     max_steps: int | None
     validation_fraction: float
     threads: int | None
+    placement: Placement
     epochs: int | None = None
 
     def __post_init__(self) -> None:
@@ -161,6 +165,7 @@ def resolve_plan(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> RunP
     )
     if params["init_from"] is not None:
         saved_family(params["init_from"], family.name)
+    train = train_config(params, family)
     return RunPlan(
         family=family,
         params=MappingProxyType(dict(params)),
@@ -168,12 +173,13 @@ def resolve_plan(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> RunP
         objective=objective,
         decoder_name=decoder_name,
         decoder=family.decoders[decoder_name](decode),
-        train=train_config(params, family),
+        train=train,
         decode=decode,
         model_options=family.check_options(params),
         max_steps=_max_steps(params, family),
         validation_fraction=params["validation_fraction"],
         threads=params["num_threads"] or family.default_threads,
+        placement=Placement.resolve(params["device"], Precision(train.precision)),
         epochs=params["epochs"],
     )
 
@@ -183,7 +189,8 @@ _TRAIN_DEFAULTS = TrainConfig()
 _PASSED_THROUGH = tuple(
     f.name
     for f in fields(TrainConfig)
-    if f.name in SHARED_PARAMS and f.name not in {"max_steps", "bf16", "checkpoint_dir"}
+    if f.name in SHARED_PARAMS
+    and f.name not in {"max_steps", "bf16", "precision", "checkpoint_dir"}
 )
 
 
@@ -207,12 +214,12 @@ def train_config(params: Mapping[str, Any], family: Family) -> TrainConfig:
     """The `TrainConfig` of the parameters (`max_steps` at least 1: the loop needs a step;
     with `epochs`, 1 until `RunPlan.for_train_rows` sets it)."""
     option = {name: train_option(params, family, name) for name in _PASSED_THROUGH}
-    bf16 = family.default_bf16 if params["bf16"] is None else params["bf16"]
+    precision = Precision.of(params["precision"], params["bf16"], family.default_precision)
     checkpoint_dir = params["checkpoint_dir"]
     return TrainConfig(
         **option,
         max_steps=max(_max_steps(params, family) or 1, 1),
-        bf16=bf16,
+        precision=precision.name,
         seed=params["random_state"],
         show_progress=params["verbose"],
         checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),

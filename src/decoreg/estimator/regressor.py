@@ -68,8 +68,10 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
             stopping, 0 never stops (None: the family's default).
         select_by: Validation score that picks the best checkpoint ("rmse", "mae", "reward").
         max_eval_rows: Validation rows decoded at each evaluation (a seeded subset beyond it).
-        bf16: bfloat16 autocast in fit and predict (None: the family's default, on for causal
-            LMs, off for the tabular family).
+        device: "auto" (CUDA, else MPS, else the CPU), "cpu", "cuda", "cuda:N" or "mps".
+        precision: "fp32", "bf16-mixed", "bf16", "fp16-mixed" (`decoreg.devices`; None: the
+            family's, bf16-mixed for causal LMs, fp32 for tabular); `bf16` is its older switch
+            (True: bf16-mixed, False: fp32), refused with it.
         validation_fraction: Share of the training rows held out (seeded) to pick the best
             checkpoint (by validation RMSE unless `select_by` says otherwise), when `fit` gets
             no `eval_set`.
@@ -137,6 +139,8 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         early_stopping_patience: int | None = None,
         select_by: str = "rmse",
         max_eval_rows: int = 256,
+        device: str = "auto",
+        precision: str | None = None,
         bf16: bool | None = None,
         validation_fraction: float = 0.1,
         lora_rank: int = 0,
@@ -186,19 +190,16 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         self.early_stopping_patience = early_stopping_patience
         self.select_by = select_by
         self.max_eval_rows = max_eval_rows
-        self.bf16 = bf16
+        self.device, self.precision, self.bf16 = device, precision, bf16
         self.validation_fraction = validation_fraction
         self.lora_rank = lora_rank
         self.lora_alpha = lora_alpha
         self.lora_targets = lora_targets
         self.gradient_checkpointing = gradient_checkpointing
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_dir, self.checkpoint_every = checkpoint_dir, checkpoint_every
         self.resume = resume
-        self.num_samples = num_samples
-        self.temperature = temperature
-        self.normalize_grid = normalize_grid
-        self.quantile = quantile
+        self.num_samples, self.temperature = num_samples, temperature
+        self.normalize_grid, self.quantile = normalize_grid, quantile
         self.max_new_tokens = max_new_tokens
         self.trust_remote_code = trust_remote_code
         self.init_from = init_from
@@ -290,8 +291,8 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
     def _initial_model(self, plan: RunPlan, inputs, targets: np.ndarray):
         """The saved model of `init_from`, or a new one built from the options and data."""
         if self.init_from is None:
-            return plan.family.build(plan.params, inputs, targets)
-        return plan.family.load(self.init_from)  # the plan checked the folder's family
+            return plan.family.build(plan.params, inputs, targets, plan.placement)
+        return plan.family.load(self.init_from, placement=plan.placement)  # family checked
 
     # --------------------------------------------------------------------- predicting
     def predict(self, X) -> np.ndarray:
@@ -345,7 +346,7 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
             show_progress=self.verbose,
             description=f"predict{'' if output == 'numbers' else ' ' + output} "
             f"({plan.decoder_name})",
-            bf16=plan.train.bf16,
+            precision=plan.train.precision,
         )
         with plan.torch_threads():
             prepared = self.model_.prepare_inputs(inputs)
@@ -368,14 +369,14 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         return saving.save(self, directory, target_column=target_column)
 
     @classmethod
-    def load(cls, directory: str | Path, *, trust_remote_code: bool = False) -> DecodingRegressor:
-        """Read a folder written by `save`; predictions are identical to the saved model's.
-
-        The folder is checked first (`decoreg.causal_lm.folder_safety`): safetensors weights
-        only, no file or link leading outside it, and a model's own code only when the caller
-        passes `trust_remote_code=True` (a value stored in the folder never enables it).
-        """
-        return saving.load(cls, directory, trust_remote_code=trust_remote_code)
+    def load(cls, directory: str | Path, *, trust_remote_code: bool = False, device: str = "auto",
+             precision: str | None = None) -> DecodingRegressor:  # fmt: skip
+        """Read a folder written by `save` onto `device` (not the one it trained on) in
+        `precision` (None: the saved one), predicting as the saved model did; checked first
+        (`decoreg.causal_lm.folder_safety`): safetensors only, nothing leading outside it, and
+        a model's own code only with `trust_remote_code=True` (never from the folder)."""
+        trust, where = trust_remote_code, {"device": device, "precision": precision}
+        return saving.load(cls, directory, trust_remote_code=trust, **where)
 
     # -------------------------------------------------------------------- scikit-learn
     def __sklearn_tags__(self):

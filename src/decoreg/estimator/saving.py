@@ -60,8 +60,10 @@ def save(estimator, directory: str | Path, *, target_column: str | None) -> Path
     return directory
 
 
-def load(cls, directory: str | Path, *, trust_remote_code: bool):
-    """An estimator of class `cls` read from a folder that `save` wrote."""
+def load(cls, directory: str | Path, *, trust_remote_code: bool, device: str = "auto",
+         precision: str | None = None):  # fmt: skip
+    """An estimator of class `cls` read from a folder that `save` wrote, onto `device` (not
+    the one it was trained on) in `precision` (None: the saved one)."""
     directory = Path(directory)
     meta_path = directory / META_FILE
     if not meta_path.is_file():
@@ -76,15 +78,19 @@ def load(cls, directory: str | Path, *, trust_remote_code: bool):
         )
     family = get_family(meta["family"])
     params = _params_for_this_version(cls, meta["params"], family, meta_path)
+    params["device"] = device
+    if precision is not None:  # it replaces the saved precision, or the older bf16 switch
+        params.update(precision=precision, bf16=None)
     try:
         estimator = cls(**params)
     except TypeError as error:
         raise ConfigError(f"{meta_path} holds unknown parameters: {error}") from None
+    placement = estimator.plan().placement  # the device and precision, checked here
     # Loaders take trust_remote_code only when it is on (the tabular family has no code).
     if trust_remote_code:
-        estimator.model_ = family.load(directory, trust_remote_code=True)
+        estimator.model_ = family.load(directory, trust_remote_code=True, placement=placement)
     else:
-        estimator.model_ = family.load(directory)
+        estimator.model_ = family.load(directory, placement=placement)
     estimator.train_result_ = TrainResult(**meta["train"])
     estimator.calibration_ = CalibrationRows.load(directory, table=family.input_kind == "table")
     inputs = meta.get("inputs")

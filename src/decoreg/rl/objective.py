@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from decoreg.core import Batch, Objective
+from decoreg.devices import HOST
 from decoreg.rl.advantages import ADVANTAGES
 from decoreg.rl.config import RLConfig
 from decoreg.rl.loss import masked_entropy, policy_gradient_loss
@@ -91,8 +92,8 @@ class RLObjective(Objective):
         penalty), in the configured reward space: the training loop reports it next to the
         RMSE and can keep the best checkpoint by it (`select_by="reward"`)."""
         policy = model.rl_policy(constrained=self.config.constrained)
-        values = policy.from_raw(model, torch.tensor(predictions, dtype=torch.float64))
-        truth = policy.from_raw(model, torch.tensor(targets, dtype=torch.float64))
+        values = policy.from_raw(model, torch.tensor(predictions, dtype=torch.float64, device=HOST))
+        truth = policy.from_raw(model, torch.tensor(targets, dtype=torch.float64, device=HOST))
         return {"reward": float(self._rewards(model, policy, values, truth).mean())}
 
     def begin_step(self, step: int) -> None:
@@ -111,9 +112,9 @@ class RLObjective(Objective):
             self.last_scored = scored
             rollout = scored.rollout
             log_dist = policy.action_log_probs(model, scored.batch, rollout, encoding)
-        width = log_dist.shape[1]
-        actions = rollout.flat("actions")[:, :width]
-        mask = rollout.flat("mask")[:, :width]
+        width, device = log_dist.shape[1], log_dist.device
+        actions = rollout.flat("actions")[:, :width].to(device)  # a policy may roll out on the host
+        mask = rollout.flat("mask")[:, :width].to(device)
         logprobs = log_dist.gather(-1, actions[..., None]).squeeze(-1).masked_fill(~mask, 0.0)
         if scored.old_logprobs is None:
             scored.old_logprobs = logprobs.detach()
@@ -122,7 +123,7 @@ class RLObjective(Objective):
         loss, metrics = policy_gradient_loss(
             logprobs,
             mask,
-            scored.advantages,
+            scored.advantages.to(device),  # rewards are float64 host work
             old_logprobs=scored.old_logprobs,
             clip_epsilon=config.clip_epsilon,
             ref_logprobs=self._reference_logprobs(model, policy, scored, actions, mask),
@@ -131,7 +132,8 @@ class RLObjective(Objective):
             entropy_coef=config.entropy_coef,
         )
         if scored.experts is not None:
-            expert_ce = _expert_cross_entropy(log_dist, scored.experts[:, :width], mask)
+            experts = scored.experts[:, :width].to(device)
+            expert_ce = _expert_cross_entropy(log_dist, experts, mask)
             loss = loss + config.expert_weight * expert_ce
             metrics["expert_ce"] = float(expert_ce.detach())
         metrics = {"loss": float(loss.detach()), **metrics, **scored.metrics}

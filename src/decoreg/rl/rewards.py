@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from decoreg.devices import HOST
 from decoreg.errors import ConfigError, DecoregError
 
 
@@ -98,8 +99,8 @@ def make_reward(name: str, options: RewardOptions | None = None) -> RewardFuncti
     if name not in REWARDS:
         raise ConfigError(f"unknown reward {name!r}; choose from {sorted(REWARDS)}")
     reward = REWARDS[name](options or RewardOptions())
-    probe_predictions = torch.tensor([0.0, 0.5, 1.0, -2.0], dtype=torch.float64)
-    probe_targets = torch.tensor([0.0, 1.0, 0.25, 3.0], dtype=torch.float64)
+    probe_predictions = torch.tensor([0.0, 0.5, 1.0, -2.0], dtype=torch.float64, device=HOST)
+    probe_targets = torch.tensor([0.0, 1.0, 0.25, 3.0], dtype=torch.float64, device=HOST)
     try:
         _checked(reward(probe_predictions, probe_targets), probe_predictions, probe_targets, name)
     except RewardError as error:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from decoreg.core import Batch
+from decoreg.devices import HOST
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,9 @@ class RolloutRequest:
         """R: the G samples, plus the greedy row when asked for."""
         return self.num_samples + int(self.with_greedy)
 
-    def greedy_rows(self) -> Tensor:  # [B * R] bool
-        """True on each input's greedy row."""
-        flags = torch.zeros(self.batch_size, self.rows_per_input, dtype=torch.bool)
+    def greedy_rows(self, device: torch.device) -> Tensor:  # [B * R] bool
+        """True on each input's greedy row, made on `device`."""
+        flags = torch.zeros(self.batch_size, self.rows_per_input, dtype=torch.bool, device=device)
         if self.with_greedy:
             flags[:, -1] = True
         return flags.reshape(-1)
@@ -199,7 +200,8 @@ class Policy(ABC):
 
     def from_raw(self, model, values: Tensor) -> Tensor:
         """Values on the user's scale (what predictions are) -> the model's target space."""
-        return torch.as_tensor(model.to_target_space(values.numpy()), dtype=values.dtype)
+        target = model.to_target_space(values.numpy())
+        return torch.as_tensor(target, dtype=values.dtype, device=values.device)
 
 
 def choose_actions(
@@ -211,11 +213,11 @@ def choose_actions(
     """One action per row at `temperature` by inverse CDF; greedy rows take the argmax.
 
     The action is the first whose cumulative probability exceeds u, so a forbidden action
-    (probability 0) is never chosen.
+    (probability 0) is never chosen. `uniforms` (drawn on the CPU) move to `log_probs`'s device.
     """
     probs = torch.softmax(log_probs / temperature, dim=-1)
     cdf = probs.cumsum(-1)
-    threshold = (uniforms.to(cdf.dtype) * cdf[:, -1])[:, None]
+    threshold = (uniforms.to(device=cdf.device, dtype=cdf.dtype) * cdf[:, -1])[:, None]
     sampled = torch.searchsorted(cdf, threshold, right=True).squeeze(-1)
     sampled = sampled.clamp(max=probs.shape[-1] - 1)
     return torch.where(greedy_rows, log_probs.argmax(-1), sampled)
@@ -228,6 +230,9 @@ def input_uniforms(
     rows = []
     for key in keys:
         digest = hashlib.sha256(f"{seed}:{step}:".encode() + key).digest()
-        generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
-        rows.append(torch.rand(num_samples, num_steps, generator=generator, dtype=torch.float64))
+        generator = torch.Generator(device=HOST)
+        generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+        draw = torch.rand(num_samples, num_steps, generator=generator, dtype=torch.float64,
+                          device=HOST)  # fmt: skip
+        rows.append(draw)
     return torch.stack(rows)

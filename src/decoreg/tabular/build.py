@@ -9,6 +9,7 @@ import pandas as pd
 
 from decoreg.config import DecodeConfig
 from decoreg.data import require_columns
+from decoreg.devices import CPU_FP32, Placement
 from decoreg.errors import ConfigError
 from decoreg.rows import reset_rows
 from decoreg.tabular import TabularModelConfig, TabularRegressor, build_tabular_model
@@ -77,5 +78,8 @@ def select_features(params: dict, frame: pd.DataFrame, source: str) -> pd.DataFr
     return reset_rows(frame[list(columns)])
 
 
-def build_tabular(params: dict, inputs: pd.DataFrame, y: np.ndarray) -> TabularRegressor:
-    return build_tabular_model(inputs, y, tabular_config(params))
+def build_tabular(
+    params: dict, inputs: pd.DataFrame, y: np.ndarray, placement: Placement = CPU_FP32
+) -> TabularRegressor:
+    """A new model, initialized on the host (the same weights for a seed), then placed."""
+    return placement.place(build_tabular_model(inputs, y, tabular_config(params)))

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from decoreg.aggregation import AGGREGATES, aggregate
 from decoreg.core import Batch, Decoder, Predictions
+from decoreg.devices import HOST
 from decoreg.errors import ConfigError
 from decoreg.rl.rollout import choose_actions, input_uniforms
 from decoreg.tabular.model import TabularRegressor
@@ -76,7 +77,8 @@ def sample_token_ids(
     for start in range(0, rows, chunk_rows):
         inputs = _slice_inputs(batch.inputs, start, min(rows, start + chunk_rows))
         state = model.start_decoding(inputs, num_samples)
-        ids = torch.zeros(state.memory_kv[0][0].shape[0], 0, dtype=torch.long)
+        n = state.memory_kv[0][0].shape[0]
+        ids = torch.zeros(n, 0, dtype=torch.long, device=HOST)  # grammar masks are CPU work
         noise = None  # [N, L], row b * S + s for sample s of row b
         if temperature > 0:
             keys = row_keys(inputs)
@@ -90,13 +92,15 @@ def sample_token_ids(
             if noise is None:
                 step = logits.argmax(-1)
             else:
-                sampled = torch.zeros(len(logits), dtype=torch.bool)
+                sampled = torch.zeros(len(logits), dtype=torch.bool, device=HOST)
                 log_probs = logits.log_softmax(-1)
                 step = choose_actions(log_probs, sampled, temperature, noise[:, position])
             ids = torch.cat([ids, step.unsqueeze(1)], dim=1)
             last = step.to(model.device)
         chunks.append(ids.view(-1, num_samples, length))
-    return torch.cat(chunks) if chunks else torch.zeros(0, num_samples, length, dtype=torch.long)
+    if not chunks:
+        return torch.zeros(0, num_samples, length, dtype=torch.long, device=HOST)
+    return torch.cat(chunks)
 
 
 def _texts(model: TabularRegressor, ids: Tensor) -> list[str]:  # ids: [B, L]
@@ -209,7 +213,7 @@ def riemann_readout(probs: Tensor, statistic: str) -> Tensor:
     bins = probs.shape[-1]
     width = 1.0 / bins
     if statistic == "mean":
-        centers = (torch.arange(bins, dtype=probs.dtype) + 0.5) * width
+        centers = (torch.arange(bins, dtype=probs.dtype, device=probs.device) + 0.5) * width
         return probs @ centers
     cdf = probs.cumsum(-1)
     k = torch.searchsorted(cdf, torch.full_like(cdf[:, :1], 0.5)).clamp(max=bins - 1)  # [B, 1]

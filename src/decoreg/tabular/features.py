@@ -33,6 +33,7 @@ import torch
 from pandas.api import types as ptypes
 from torch import Tensor
 
+from decoreg.devices import HOST
 from decoreg.errors import ConfigError, DataError
 from decoreg.rows import describe_row, row_source
 from decoreg.tabular.feature_report import FitReport
@@ -317,8 +318,8 @@ class FeatureEncoder:
         self.counts.update({f"imputed:{c}": n for c, n in imputed.items()})
         self.counts.update({f"unseen:{c}": n for c, n in unseen.items()})
         return EncodedFeatures(
-            numeric=torch.from_numpy(numeric),
-            categorical=torch.from_numpy(categorical),
+            numeric=torch.as_tensor(numeric, device=HOST),  # the model moves its batches
+            categorical=torch.as_tensor(categorical, device=HOST),
             imputed=imputed,
             unseen=unseen,
         )

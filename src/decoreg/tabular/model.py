@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from decoreg.core import Batch
+from decoreg.devices import CPU_FP32, HOST, Placement
 from decoreg.errors import ConfigError, DataError
 from decoreg.rows import reset_rows
 from decoreg.tabular.config import TabularModelConfig
@@ -57,7 +58,8 @@ class TabularRegressor(nn.Module):
         self.tokenizer = config.make_tokenizer()
         d, cards = config.d_model, features.cardinalities
         offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
-        self.register_buffer("category_offsets", torch.from_numpy(offsets), persistent=False)
+        offsets = torch.as_tensor(offsets, device=HOST)  # built on the host, then placed
+        self.register_buffer("category_offsets", offsets, persistent=False)
         self.category_embedding = nn.Embedding(max(sum(cards), 1), config.category_dim)
         width = features.numeric_width + len(cards) * config.category_dim
         mlp: list[nn.Module] = []
@@ -80,7 +82,7 @@ class TabularRegressor(nn.Module):
         self.riemann_head = nn.Linear(d, config.riemann_bins)
         for embedding in (self.token_embedding, self.position_embedding):
             nn.init.normal_(embedding.weight, std=0.02)
-        digit_values = torch.from_numpy(self.tokenizer.digit_values()).float()
+        digit_values = torch.as_tensor(self.tokenizer.digit_values(), device=HOST).float()
         self.register_buffer("digit_values", digit_values, persistent=False)
 
     # ---- RegressionModel protocol ------------------------------------------------------------
@@ -166,7 +168,7 @@ class TabularRegressor(nn.Module):
     def target_ids(self, targets: Tensor) -> Tensor:
         """[B] target-space values -> [B, L] token ids (the tokenizer clamps out-of-range)."""
         ids = self.tokenizer.encode(targets.detach().double().cpu().numpy())
-        return torch.from_numpy(ids).to(self.device)
+        return torch.as_tensor(ids, device=self.device)
 
     def _embed(self, ids: Tensor, start: int) -> Tensor:  # ids: [N, T] -> [N, T, d]
         positions = torch.arange(start, start + ids.shape[1], device=ids.device)
@@ -300,8 +302,9 @@ class TabularRegressor(nn.Module):
             json.dump(description, handle, indent=2)
 
     @classmethod
-    def load(cls, directory: str) -> TabularRegressor:
-        """Read a model written by `save`; it predicts exactly as the saved one did."""
+    def load(cls, directory: str, *, placement: Placement = CPU_FP32) -> TabularRegressor:
+        """Read a model written by `save` onto `placement`'s device and weight dtype; in fp32 it
+        predicts exactly as the saved one did."""
         with open(os.path.join(directory, CONFIG_FILE), encoding="utf-8") as handle:
             description = json.load(handle)
         if description.get("family") != cls.family:
@@ -311,8 +314,9 @@ class TabularRegressor(nn.Module):
             FeatureEncoder.from_dict(description["features"]),
             TargetTransform.from_dict(description["target"]),
         )
-        model.load_state_dict(load_file(os.path.join(directory, WEIGHTS_FILE)))
-        return model.eval()
+        weights = load_file(os.path.join(directory, WEIGHTS_FILE))
+        model.load_state_dict(weights)
+        return placement.place(model).eval()
 
 
 def build_tabular_model(

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from decoreg.core import Batch
+from decoreg.devices import HOST
 from decoreg.rl.expert import expert_digits_fixed_length
 from decoreg.rl.loss import masked_entropy
 from decoreg.rl.rollout import Policy, Rollout, RolloutRequest, choose_actions
@@ -43,10 +44,10 @@ class TabularPolicy(Policy):
     ) -> Rollout:
         state = model.start_decoding(batch.inputs, request.rows_per_input)
         n, length = len(batch) * request.rows_per_input, model.max_number_tokens
-        greedy = request.greedy_rows()  # [N]
+        greedy = request.greedy_rows(HOST)  # [N]; the loop runs on the host (grammar masks)
         noise = request.row_uniforms()  # [N, L]
-        ids = torch.zeros(n, 0, dtype=torch.long)
-        logprobs = torch.zeros(n, length)
+        ids = torch.zeros(n, 0, dtype=torch.long, device=HOST)
+        logprobs = torch.zeros(n, length, device=HOST)
         allowed_steps = []  # L of [N, V]
         entropy_sum, last = 0.0, None
         for step in range(length):
@@ -59,10 +60,11 @@ class TabularPolicy(Policy):
             allowed_steps.append(allowed)
             ids = torch.cat([ids, chosen[:, None]], dim=1)
             last = chosen.to(model.device)
-        values = torch.from_numpy(model.decode_numbers(ids.numpy())).double()
+        values = torch.as_tensor(model.decode_numbers(ids.numpy()), device=HOST).double()
         return request.collect(
             actions=ids,
-            mask=torch.ones(n, length, dtype=torch.bool),  # every number has all L tokens
+            # every number has all L tokens
+            mask=torch.ones(n, length, dtype=torch.bool, device=HOST),
             allowed=torch.stack(allowed_steps, dim=1) if self.constrained else None,
             logprobs=logprobs,
             values=torch.where(torch.isfinite(values), values, torch.nan),

@@ -158,7 +158,7 @@ class NumberTokenizer(ABC):
     def next_token_mask(self, prefix_ids: Tensor) -> Tensor:
         """[N, t] prefix ids -> [N, V] bool, True where a token may come next."""
         rows = [self.possible_next_tokens(self.ids_to_tokens(r)) for r in prefix_ids.tolist()]
-        mask = torch.zeros(len(rows), self.vocab_size, dtype=torch.bool)
+        mask = torch.zeros(len(rows), self.vocab_size, dtype=torch.bool, device=prefix_ids.device)
         for i, allowed in enumerate(rows):
             mask[i, self.tokens_to_ids(allowed)] = True
         return mask
@@ -206,5 +206,5 @@ class PositionalTokenizer(NumberTokenizer):
         position = prefix_ids.shape[1]
         if position >= self.num_tokens:
             raise ValueError(f"a prefix of {position} tokens has no next token")
-        row = torch.from_numpy(self.position_masks[position])
+        row = torch.as_tensor(self.position_masks[position], device=prefix_ids.device)
         return row.unsqueeze(0).expand(prefix_ids.shape[0], -1).clone()

@@ -104,7 +104,7 @@ class SpecialValues(NumberTokenizer):
     def next_token_mask(self, prefix_ids: Tensor) -> Tensor:
         n, position = prefix_ids.shape
         n_inner = self.inner.vocab_size
-        mask = torch.zeros(n, self.vocab_size, dtype=torch.bool)
+        mask = torch.zeros(n, self.vocab_size, dtype=torch.bool, device=prefix_ids.device)
         if position == 0:
             mask[:, :n_inner] = self.inner.next_token_mask(prefix_ids)
             mask[:, n_inner:] = True

@@ -52,7 +52,7 @@ class GridDecoder(Decoder):
         return self._predictions(model, grid_logprobs), self._distribution(model, grid_logprobs)
 
     def _predictions(self, model, grid_logprobs: torch.Tensor) -> Predictions:  # [B, G]
-        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
+        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32, device=model.device)
         if self.statistic == "mean":
             values = expected_value(grid_logprobs, grid_values, self.config.normalize_grid)
         else:
@@ -65,12 +65,14 @@ class GridDecoder(Decoder):
             for m, p in zip(mode, mass, strict=True)
         ]
         return Predictions(
-            values=values.double().numpy(), texts=texts, parsed=np.ones(len(texts), dtype=bool)
+            values=values.double().cpu().numpy(),
+            texts=texts,
+            parsed=np.ones(len(texts), dtype=bool),
         )
 
     @staticmethod
     def _distribution(model, grid_logprobs: torch.Tensor) -> Predictive:  # [B, G]
-        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
+        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32, device=model.device)
         values, probs = grid_distribution(grid_logprobs, grid_values)
         # already sorted and normalized: the very probabilities `grid_quantile` reads
         return Predictive("grid", np.broadcast_to(values, probs.shape).copy(), probs)

@@ -19,7 +19,7 @@ class HeadDecoder(Decoder):
 
     @torch.no_grad()
     def __call__(self, model, batch: Batch, *, generator: torch.Generator) -> Predictions:
-        values = model.predict_head(batch.inputs).double().numpy()
+        values = model.predict_head(batch.inputs).double().cpu().numpy()
         kind = model.spec.head.kind
         texts = [f"{v:.6g} ({kind} head)" for v in values]
         return Predictions(values=values, texts=texts, parsed=np.ones(len(values), dtype=bool))

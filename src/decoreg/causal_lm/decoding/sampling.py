@@ -65,10 +65,11 @@ def sample_sequences(
     stepper = model.continuation_stepper(encoding, num_samples)
     logits = encoding.last_logits.float().repeat_interleave(num_samples, dim=0)  # [N, V]
     rows = logits.shape[0]
-    tokens = torch.full((rows, max_new_tokens), model.eos_id, dtype=torch.long)
-    logprobs = torch.zeros((rows, max_new_tokens))
-    lengths = torch.full((rows,), max_new_tokens, dtype=torch.long)
-    finished = torch.zeros(rows, dtype=torch.bool)
+    device = logits.device
+    tokens = torch.full((rows, max_new_tokens), model.eos_id, dtype=torch.long, device=device)
+    logprobs = torch.zeros((rows, max_new_tokens), device=device)
+    lengths = torch.full((rows,), max_new_tokens, dtype=torch.long, device=device)
+    finished = torch.zeros(rows, dtype=torch.bool, device=device)
     for step in range(max_new_tokens):
         step_logprobs = torch.log_softmax(logits, -1)  # [N, V]
         noise = None if uniforms is None else uniforms[:, step]
@@ -94,7 +95,9 @@ def _choose(
     if temperature == 0.0:
         return logprobs.argmax(dim=-1)
     if uniforms is not None:  # [N]
-        no_greedy = torch.zeros(len(logprobs), dtype=torch.bool)
+        no_greedy = torch.zeros(len(logprobs), dtype=torch.bool, device=logprobs.device)
         return choose_actions(logprobs, no_greedy, temperature, uniforms)
     probs = logprobs.exp() if temperature == 1.0 else torch.softmax(logprobs / temperature, -1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    # drawn on the generator's (CPU) device: the same tokens on every device for one seed
+    chosen = torch.multinomial(probs.to(generator.device), 1, generator=generator)
+    return chosen.squeeze(-1).to(logprobs.device)

@@ -20,7 +20,7 @@ class CrossEntropy(Objective):
     def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         targets = [model.target_token_ids(z) for z in batch.targets.tolist()]
         sequences = [prompt + answer for prompt, answer in zip(batch.inputs, targets, strict=True)]
-        labels = answer_labels(targets)  # [B, L]
+        labels = answer_labels(targets, model.device)  # [B, L]
         width = labels.shape[1]
         logits = model.forward_logits(sequences, keep_last=width + 1)[:, :-1]  # [B, L, V]
         loss = F.cross_entropy(
@@ -32,13 +32,12 @@ class CrossEntropy(Objective):
         return loss, {"loss": float(loss.detach()), "token_accuracy": float(accuracy)}
 
 
-def answer_labels(answers: list[list[int]]) -> Tensor:
-    """Right-aligned labels for left-padded sequences ending with each answer, [B, L].
+def answer_labels(answers: list[list[int]], device: torch.device) -> Tensor:
+    """Right-aligned labels for left-padded sequences ending with each answer, [B, L], made
+    on `device`.
 
     Columns before a row's answer hold IGNORE, so only the answer tokens are scored.
     """
     width = max(len(a) for a in answers)
-    labels = torch.full((len(answers), width), IGNORE, dtype=torch.long)
-    for row, answer in enumerate(answers):
-        labels[row, width - len(answer) :] = torch.tensor(answer, dtype=torch.long)
-    return labels
+    rows = [[IGNORE] * (width - len(answer)) + list(answer) for answer in answers]
+    return torch.tensor(rows, dtype=torch.long, device=device)

@@ -27,7 +27,7 @@ class MinimumBayesRisk(Objective):
 
     def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         grid_logprobs = model.grid_logprobs(batch.inputs)  # [B, G]
-        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
+        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32, device=model.device)
         loss = torch.mean(
             expected_squared_error(grid_logprobs, grid_values, batch.targets, self.normalize)
         )

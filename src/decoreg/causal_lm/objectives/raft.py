@@ -26,7 +26,7 @@ class Raft(Objective):
 
     def __call__(self, model, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         grid_logprobs = model.grid_logprobs(batch.inputs)  # [B, G]
-        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32)
+        grid_values = torch.tensor(model.spec.grid, dtype=torch.float32, device=model.device)
         predicted = expected_value(grid_logprobs, grid_values, normalize=self.normalize)
         loss = torch.mean((batch.targets - predicted) ** 2)
         grid_mass = grid_logprobs.detach().exp().sum(-1).mean()
