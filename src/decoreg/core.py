@@ -71,6 +71,12 @@ class Predictions:
             parsed=np.concatenate([p.parsed for p in parts]) if parts else np.zeros(0, bool),
         )
 
+    def take(self, rows: np.ndarray) -> Predictions:
+        """The predictions of `rows` (positions), in that order."""
+        return Predictions(
+            values=self.values[rows], texts=[self.texts[i] for i in rows], parsed=self.parsed[rows]
+        )
+
 
 @runtime_checkable
 class RegressionModel(Protocol):

@@ -20,7 +20,9 @@ A single process (no process group) goes through the same code with every collec
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -29,6 +31,7 @@ import torch.distributed as dist
 from decoreg.errors import ConfigError
 
 BACKEND_ENV_VAR = "DECOREG_DIST_BACKEND"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class World:
         if dist.is_available() and dist.is_initialized():
             return cls(rank=dist.get_rank(), size=dist.get_world_size())
         return cls()
+
+
+SINGLE_PROCESS = World()
 
 
 def launched_world_size() -> int:
@@ -132,6 +138,24 @@ def gather_objects(value, world: World) -> list:
     gathered: list = [None] * world.size
     dist.all_gather_object(gathered, value)
     return gathered
+
+
+def run_on_main(function: Callable[[], T], world: World) -> T:
+    """`function()` run by rank 0 alone, its result (or the exception it raised) shared with
+    every process, so that all of them go on, or fail with the same message, together."""
+    if not world.is_distributed:
+        return function()
+    outcome: list = [None]
+    if world.is_main:
+        try:
+            outcome = [(True, function())]
+        except Exception as error:  # re-raised below, on every process
+            outcome = [(False, error)]
+    dist.broadcast_object_list(outcome, src=0)
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
 
 
 def broadcast_int(value: int, world: World) -> int:

@@ -219,8 +219,7 @@ class PlainModules:
 
     def __init__(self, model: nn.Module) -> None:
         self.modules: list[tuple[nn.Module, type, dict[str, Any]]] = [
-            (m, type(m), {t: dict(vars(m)[t]) for t in self._HOOK_TABLES})
-            for m in model.modules()
+            (m, type(m), {t: dict(vars(m)[t]) for t in self._HOOK_TABLES}) for m in model.modules()
         ]
 
     def restore(self) -> None:

@@ -1,8 +1,9 @@
-"""Batched prediction over many rows, returning raw-space numbers."""
+"""Batched prediction over many rows, returning raw-space numbers, on one or many processes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from decoreg.core import Decoder, Predictions
+from decoreg.distributed import SINGLE_PROCESS, World, gather_objects, strided_share
 from decoreg.uncertainty.distribution import Predictive
 
 
@@ -24,6 +26,7 @@ def predict_prepared(
     show_progress: bool = False,
     description: str = "predict",
     bf16: bool = False,
+    world: World = SINGLE_PROCESS,
 ) -> Predictions | Predictive:
     """Decode prepared inputs in batches; values come back in raw target space (NaN unparsed).
 
@@ -31,18 +34,28 @@ def predict_prepared(
     `bf16` runs the forward passes under CPU bfloat16 autocast (2-3x faster on CPU). With
     `distribution`, each row's predictive distribution (`decoder.distribution`) instead, on the
     raw scale (the model's inverse target transform, which is increasing, maps its values).
+
+    With several processes in `world` (a collective call: every process passes the same
+    inputs), each decodes every `world.size`-th row on its own device and every process gets
+    all the rows back, in order. Sampling decoders draw each row's noise from (seed, row), so
+    the split does not change the numbers.
     """
+    if world.is_distributed:
+        share = strided_share(len(inputs), world)
+        local = predict_prepared(
+            model, decoder, take_rows(inputs, share), distribution=distribution,
+            batch_size=batch_size, seed=seed, show_progress=show_progress and world.is_main,
+            description=description, bf16=bf16,
+        )  # fmt: skip
+        return _interleave(gather_objects(local, world), len(inputs))
     decode = decoder.distribution if distribution else decoder.__call__
     parts, restore = _decode_by_length(
         model, decode, inputs, batch_size, seed, show_progress, description, bf16
     )
     if distribution:
         return Predictive.concatenate(parts).take(restore).map_values(model.from_target_space)
-    merged = Predictions.concatenate(parts)
-    raw = model.from_target_space(merged.values[restore])
-    return Predictions(
-        values=raw, texts=[merged.texts[i] for i in restore], parsed=merged.parsed[restore]
-    )
+    merged = Predictions.concatenate(parts).take(restore)
+    return replace(merged, values=model.from_target_space(merged.values))
 
 
 def _decode_by_length(
@@ -65,6 +78,16 @@ def _decode_by_length(
     restore = np.empty_like(order)
     restore[order] = np.arange(len(order))
     return parts, restore
+
+
+def _interleave(parts: list, n_rows: int) -> Predictions | Predictive:
+    """The rows of `parts` (process r holds rows r, r + P, ...) back in row order."""
+    size = len(parts)
+    offsets = np.cumsum([0] + [len(range(r, n_rows, size)) for r in range(size - 1)])
+    rows = np.arange(n_rows)
+    order = offsets[rows % size] + rows // size  # where row i sits in the concatenation
+    kind = Predictive if isinstance(parts[0], Predictive) else Predictions
+    return kind.concatenate(parts).take(order)
 
 
 def with_fallback(predictions: Predictions, fallback: float) -> np.ndarray:

@@ -209,9 +209,7 @@ def _optimizer_step(
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
                 loss, metrics = engine(batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {float(loss)}; lower the learning rate"
-                )
+                raise FloatingPointError(f"the loss became {float(loss)}; lower the learning rate")
             (loss / config.grad_accum_steps).backward()
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value / config.grad_accum_steps

@@ -360,6 +360,7 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
                 show_progress=self.verbose,
                 description=f"predict{' distribution' * distribution} ({plan.decoder_name})",
                 bf16=plan.train.bf16,
+                world=World.current(),  # under torchrun: the rows split across the processes
             )
 
     # ------------------------------------------------------------------------- saving
