@@ -14,8 +14,8 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
-from decoreg.data_order import BatchOrder
 from decoreg.core import Objective
+from decoreg.data_order import BatchOrder
 from decoreg.distributed import World, gather_strided, strided_share
 from decoreg.engine import DataParallel
 from decoreg.families import get_family

@@ -75,7 +75,9 @@ def _launch(*args: str) -> list[str]:
     return [*torchrun, "--master-addr", "127.0.0.1", "--master-port", str(free_port()), *args]
 
 
-def test_torchrun_predict_is_one_file_byte_identical_after_a_kill(saved_model, tmp_path):
+def test_torchrun_predict_is_one_file_byte_identical_after_a_kill(
+    saved_model, tmp_path, one_thread
+):
     """`torchrun --nproc-per-node 2 -m decoreg.cli predict` writes the bytes one process
     writes; killed (launcher and both workers, SIGKILL) after some chunks and resumed under
     torchrun again, the file is still byte-identical."""
@@ -120,7 +122,7 @@ def test_torchrun_predict_is_one_file_byte_identical_after_a_kill(saved_model, t
     assert killed.read_bytes() == single.read_bytes()
 
 
-def test_torchrun_evaluate_reports_the_metrics_of_one_process(saved_model, tmp_path):
+def test_torchrun_evaluate_reports_the_metrics_of_one_process(saved_model, tmp_path, one_thread):
     data = tmp_path / "rows.csv"
     pd.DataFrame({"text": TEXTS[:50], "y": np.arange(50) % 5 + 1.0}).to_csv(data, index=False)
     command = ["-m", "decoreg.cli", "evaluate", str(saved_model), str(data)]

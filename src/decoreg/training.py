@@ -116,7 +116,7 @@ def fit(
     result, best_state, bad_evals, seconds_before = TrainResult(), None, 0, 0.0
     checkpointer = None
     if config.checkpoint_dir is not None:
-        checkpointer = Checkpointer(Path(config.checkpoint_dir), world)
+        checkpointer = Checkpointer(Path(config.checkpoint_dir), world, sharded=config.fsdp)
     fingerprint = _fingerprint(config, lengths, train, validation, world)
     if checkpointer is not None and config.resume:
         restored = checkpointer.restore(

@@ -12,6 +12,7 @@ from decoreg.data import PYTHON_SOURCE
 from decoreg.errors import ConfigError
 from decoreg.estimator.inputs import read_inputs, read_targets
 from decoreg.estimator.plan import RunPlan
+from decoreg.inference import with_fallback
 from decoreg.uncertainty.conformal import CalibrationRows, conformal_interval, conformal_rank
 from decoreg.uncertainty.distribution import Predictive, check_coverage
 from decoreg.uncertainty.metrics import uncertainty_report
@@ -21,7 +22,8 @@ CALIBRATE_ORIGIN = "calibrate()"
 
 
 class UncertaintyMethods:
-    """`predict_distribution`, `calibrate` and `predict_interval` of `DecodingRegressor`."""
+    """`predict_distribution`, `predict_quantiles`, `calibrate` and `predict_interval` of
+    `DecodingRegressor`."""
 
     def predict_distribution(
         self, X, *, source: str = PYTHON_SOURCE, seed: int | None = None
@@ -41,6 +43,29 @@ class UncertaintyMethods:
         plan = self._distribution_plan()
         inputs = read_inputs(self, plan, X, source, fitting=False)
         return self._distribution(plan, inputs, seed)
+
+    def predict_quantiles(self, X, quantiles=(0.1, 0.9)) -> np.ndarray:
+        """[N, Q] quantiles of each row's predicted distribution, e.g. a 10%-90% interval.
+
+        Uses the quantile decoder of the configured kind: "grid-quantile" for grid decoders,
+        "sample-quantile" for sampling ones (the same seed, so the same samples, for every q).
+        """
+        self._require_fitted()
+        plan = self.plan()
+        name = plan.decoder_name
+        kind = "grid-quantile" if name.startswith("grid-") else None
+        kind = "sample-quantile" if name.startswith("sample-") else kind
+        if kind is None:
+            raise ConfigError(
+                f"decoder {name!r} gives a point, not a distribution; quantiles need a grid-* "
+                "or sample-* decoder"
+            )
+        inputs = read_inputs(self, plan, X, PYTHON_SOURCE, fitting=False)
+        columns = []
+        for q in quantiles:
+            details = self._predict(plan.with_decoder(kind, quantile=float(q)), inputs, None)
+            columns.append(with_fallback(details, self.model_.fallback))
+        return np.stack(columns, axis=1)
 
     def calibrate(self, X, y, *, source: str = "calibration rows"):
         """Hold `X, y` as the calibration rows of `predict_interval`; returns self.
