@@ -13,7 +13,6 @@ from torch import nn
 
 from decoreg.checkpoint import Checkpointer, checkpoint_name
 from decoreg.distributed import World
-from decoreg.engine import repeated_blocks
 from decoreg.errors import ConfigError
 from decoreg.estimator import DecodingRegressor
 from decoreg.sharded_checkpoint import shard_folder
@@ -34,17 +33,16 @@ def test_fsdp_in_a_single_process_is_refused_before_training(tiny_model_dir):
         est.fit(TEXTS, TARGETS)
 
 
-def test_the_repeated_blocks_are_the_decoder_layers(tiny_model_dir):
+def test_a_causal_lms_shard_units_are_its_decoder_layers(tiny_model_dir):
     lm = DecodingRegressor(**estimator_params("raft", str(tiny_model_dir), 4, max_steps=0))
     lora = DecodingRegressor(
         **estimator_params("raft", str(tiny_model_dir), 4, max_steps=0, lora_rank=2)
     )
     for est in (lm, lora):
         est.fit(TEXTS, TARGETS)
-        blocks = repeated_blocks(est.model_)
+        blocks = est.model_.shard_units()
         assert len(blocks) == 2  # the tiny Llama's two layers
         assert {type(b).__name__ for b in blocks} == {"LlamaDecoderLayer"}
-    assert repeated_blocks(nn.Linear(2, 2)) == []
 
 
 SCENARIOS = {
@@ -88,9 +86,10 @@ def _fit_all_and_check_plain(jobs) -> None:
         est = fit_and_record(params, out_file)
         if dist.get_rank() == 0:  # after fit the model is a plain module again
             record = json.loads(Path(out_file).read_text())
-            record["plain"] = all(type(p) is nn.Parameter for p in est.model_.parameters()) and all(
-                not type(m).__name__.startswith("FSDP") for m in est.model_.modules()
-            )
+            model = est.model_
+            plain_parameters = all(type(p) is nn.Parameter for p in model.parameters())
+            plain_classes = not any(type(m).__name__.startswith("FSDP") for m in model.modules())
+            record["plain"] = plain_parameters and plain_classes
             Path(out_file).write_text(json.dumps(record))
 
 

@@ -104,6 +104,11 @@ class RegressionModel(Protocol):
         """Inverse of `to_target_space`."""
         ...
 
+    def shard_units(self) -> list[Any]:
+        """The submodules FSDP shards one by one (`decoreg.engine.Sharded`): blocks that are
+        only ever entered through their own `forward`; the rest forms one unit."""
+        ...
+
     def save(self, directory: str) -> None:
         """Write weights (safetensors) and a JSON description that `load` reads back."""
         ...

@@ -16,13 +16,14 @@ torch's engines see each forward pass:
   process used: its `.grad` stays None, so the optimizer skips it as one process would; one
   that some processes used gets the average with zeros from the others: both are what the
   hand-written all-reduce that DDP replaced did (tests/test_distributed.py checks them).
-- `Sharded` (`TrainConfig.fsdp`): FSDP2 (`torch.distributed.fsdp.fully_shard`) on each
-  repeated block (the decoder layers, found as the longest `nn.ModuleList` of one class) and
-  then on the step as the root, so the root's own parameters (embeddings, heads, norms) are
-  gathered when the step runs. LoRA models shard the same way (FSDP2 keeps frozen and trainable
-  parameters apart). Validation decodes a different number of rows and tokens on each process,
-  which a per-layer all-gather could not survive, so `evaluating()` gathers the whole model
-  once and decodes with plain tensors. `finish()` turns the model back into a plain module
+- `Sharded` (`TrainConfig.fsdp`): FSDP2 (`torch.distributed.fsdp.fully_shard`) on each of
+  the model's `shard_units()` (a causal LM's decoder layers; none for the small tabular model,
+  whose layers are entered through their submodules) and then on the step as the root, so the
+  root's own parameters (embeddings, heads, norms) are gathered when the step runs. LoRA
+  models shard the same way (FSDP2 keeps frozen and trainable parameters apart). Validation
+  decodes a different number of rows and tokens on each process, which a per-layer
+  all-gather could not survive, so `evaluating()` gathers the whole model once and decodes
+  with plain tensors. `finish()` turns the model back into a plain module
   holding the full trained weights on every process (classes, hooks and parameters restored),
   so saving and prediction after training do not know FSDP was there.
 
@@ -124,7 +125,7 @@ class Sharded(Engine):
 
         super().__init__(model, objective)
         self._plain = PlainModules(model)
-        self.blocks = repeated_blocks(model)
+        self.blocks = model.shard_units()
         for block in self.blocks:
             fully_shard(block)
         self.root = fully_shard(self.step)
@@ -137,8 +138,9 @@ class Sharded(Engine):
         self._gather()
         try:
             yield
-        finally:
-            self.root.set_reshard_after_forward(True)
+        finally:  # FSDP's training defaults: blocks reshard after forward, the root keeps
+            self.root.set_reshard_after_forward(True)  # its parameters for the backward pass
+            self.root.set_reshard_after_forward(False, recurse=False)
             for unit in (*self.blocks, self.root):
                 unit.reshard()
 
@@ -176,17 +178,6 @@ def check_fsdp(fsdp: bool, world: World) -> None:
 def model_device(model: nn.Module) -> torch.device:
     """Where the model's parameters live (its first one's device)."""
     return next(model.parameters()).device
-
-
-def repeated_blocks(model: nn.Module) -> list[nn.Module]:
-    """The elements of the longest `nn.ModuleList` whose modules share one class: the decoder
-    layers of a Hugging Face LM (LoRA-wrapped or not) and of the tabular model."""
-    lists = [
-        m
-        for m in model.modules()
-        if isinstance(m, nn.ModuleList) and len(m) > 0 and len({type(x) for x in m}) == 1
-    ]
-    return list(max(lists, key=len)) if lists else []
 
 
 @contextlib.contextmanager
