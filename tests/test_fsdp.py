@@ -1,4 +1,4 @@
-"""FSDP2 on CPU: 2 gloo processes shard the model, train like DDP, and resume bit for bit."""
+"""FSDP2 on CPU: 2 gloo processes shard the model and train like DDP; both resume bit for bit."""
 
 from __future__ import annotations
 
@@ -93,29 +93,33 @@ def _fit_all_and_check_plain(jobs) -> None:
             Path(out_file).write_text(json.dumps(record))
 
 
-def _resume_worker(model_dir: str, folder: str, out_file: str) -> None:
-    """An FSDP run with sharded checkpoints every 2 steps; its checkpoints after step 4 are
-    removed (as if killed there) and the run resumed; then the uninterrupted run."""
-    base = estimator_params("raft", model_dir, 4, fsdp=True, max_steps=7, eval_every=3)
+def _resume_worker(model_dir: str, folder: str, out_file: str, fsdp: bool) -> None:
+    """A run with checkpoints every 2 steps; its checkpoints after step 4 are removed (as if
+    killed there) and the run resumed; then the uninterrupted run."""
+    base = estimator_params("raft", model_dir, 4, fsdp=fsdp, max_steps=7, eval_every=3)
     checkpointed = {**base, "checkpoint_dir": folder, "checkpoint_every": 2}
     fit_and_record(checkpointed, out_file + ".first")
-    checkpoints = Checkpointer(Path(folder), World.current(), sharded=True)
+    checkpoints = Checkpointer(Path(folder), World.current(), sharded=fsdp)
     if dist.get_rank() == 0:
         steps = checkpoints.steps()
-        assert steps == [4, 6], steps  # the two newest kept, each with its shard folder
-        assert all(shard_folder(Path(folder), checkpoint_name(s)).is_dir() for s in steps)
-        (Path(folder) / checkpoint_name(6)).unlink()  # the shard folder alone is never read
+        assert steps == [4, 6], steps  # the two newest kept, with shard folders under FSDP
+        shards = [shard_folder(Path(folder), checkpoint_name(s)).is_dir() for s in steps]
+        assert shards == [fsdp, fsdp]
+        (Path(folder) / checkpoint_name(6)).unlink()  # a shard folder alone is never read
     dist.barrier()
     fit_and_record({**checkpointed, "resume": True}, out_file + ".resumed")
     fit_and_record(base, out_file + ".reference")
 
 
-def test_fsdp_resume_from_a_sharded_checkpoint_ends_bit_for_bit_equal(tmp_path, tiny_model_dir):
-    """Weights, AdamW moments and the best weights so far (validation at steps 3 and 6) come
-    back from the shards, the rest from the .ckpt file: the resumed run's weights and log are
-    those of the run that was never interrupted."""
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
+def test_resume_under_ddp_and_fsdp_ends_bit_for_bit_equal(tmp_path, tiny_model_dir, fsdp):
+    """2 processes: weights, AdamW moments and the best weights so far (validation at steps 3
+    and 6) come back from the checkpoint (under FSDP from each process's shards, the rest from
+    the .ckpt file): the resumed run's weights and log are those of the run that was never
+    interrupted."""
     out = str(tmp_path / "run.json")
-    run_in_processes(_resume_worker, 2, str(tiny_model_dir), str(tmp_path / "ckpt"), out)
+    folder = str(tmp_path / "ckpt")
+    run_in_processes(_resume_worker, 2, str(tiny_model_dir), folder, out, fsdp)
     resumed = json.loads(Path(out + ".resumed").read_text())
     reference = json.loads(Path(out + ".reference").read_text())
     assert resumed == reference

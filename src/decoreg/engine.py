@@ -10,12 +10,13 @@ torch's engines see each forward pass:
   process from rank 0's parameters and buffers, and all-reduces the gradients in buckets while
   the backward pass is still running (communication overlaps computation). Gradients are
   averaged over the processes, so the loop divides each loss by the accumulated micro-batches
-  only; micro-batches before the last run under `no_sync()`. `find_unused_parameters` is on
-  because objectives use different parts of a model (a tabular model has three heads, a
-  causal LM's head objectives leave the LM head alone). What DDP does with a parameter no
-  process used: its `.grad` stays None, so the optimizer skips it as one process would; one
-  that some processes used gets the average with zeros from the others: both are what the
-  hand-written all-reduce that DDP replaced did (tests/test_distributed.py checks them).
+  only; micro-batches before the last run their forward under `no_sync()` (`sync=False`).
+  `find_unused_parameters` is on because objectives use different parts of a model (a
+  tabular model has three heads, a causal LM's head objectives leave the LM head alone).
+  What DDP does with a parameter no process used: its `.grad` stays None, so the optimizer
+  skips it as one process would; one that some processes used gets the average with zeros
+  from the others. Both are what the hand-written all-reduce that DDP replaced did
+  (tests/test_distributed.py checks them); no guarantee of that path was lost.
 - `Sharded` (`TrainConfig.fsdp`): FSDP2 (`torch.distributed.fsdp.fully_shard`) on each of
   the model's `shard_units()` (a causal LM's decoder layers; none for the small tabular model,
   whose layers are entered through their submodules) and then on the step as the root, so the
@@ -75,14 +76,16 @@ class Engine:
         self.model = model
         self.step = ObjectiveStep(model, objective)
 
-    def __call__(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        """(loss, metrics) of one micro-batch; the caller runs the backward pass."""
-        return self.step(batch)
+    def __call__(self, batch: Batch, *, sync: bool = True) -> tuple[Tensor, dict[str, float]]:
+        """(loss, metrics) of one micro-batch; the caller runs the backward pass.
 
-    def accumulating(self) -> contextlib.AbstractContextManager:
-        """Context for a micro-batch that is not the last of its optimizer step: its gradient
-        is kept locally and synchronized with the next ones."""
-        return contextlib.nullcontext()
+        Args:
+            batch: The micro-batch.
+            sync: Whether the backward pass of this loss synchronizes the gradients over the
+                processes; False for the micro-batches before the last of an optimizer step
+                (their gradients accumulate locally and travel with the last one's).
+        """
+        return self.step(batch)
 
     def evaluating(self) -> contextlib.AbstractContextManager:
         """Context in which each process may call the model on its own rows, any number of
@@ -110,11 +113,10 @@ class DataParallel(Engine):
             gradient_as_bucket_view=True,  # no copy of each bucket back into `.grad`
         )
 
-    def __call__(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        return self.ddp(batch)
-
-    def accumulating(self) -> contextlib.AbstractContextManager:
-        return self.ddp.no_sync()
+    def __call__(self, batch: Batch, *, sync: bool = True) -> tuple[Tensor, dict[str, float]]:
+        # DDP decides in the forward pass whether the backward pass all-reduces.
+        with contextlib.nullcontext() if sync else self.ddp.no_sync():
+            return self.ddp(batch)
 
 
 class Sharded(Engine):
@@ -130,8 +132,9 @@ class Sharded(Engine):
             fully_shard(block)
         self.root = fully_shard(self.step)
 
-    def accumulating(self) -> contextlib.AbstractContextManager:
-        return _gradient_sync(self.root, enabled=False)
+    def __call__(self, batch: Batch, *, sync: bool = True) -> tuple[Tensor, dict[str, float]]:
+        self.root.set_requires_gradient_sync(sync)  # read by the coming backward pass
+        return self.step(batch)
 
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[None]:
@@ -178,15 +181,6 @@ def check_fsdp(fsdp: bool, world: World) -> None:
 def model_device(model: nn.Module) -> torch.device:
     """Where the model's parameters live (its first one's device)."""
     return next(model.parameters()).device
-
-
-@contextlib.contextmanager
-def _gradient_sync(root, *, enabled: bool) -> Iterator[None]:
-    root.set_requires_gradient_sync(enabled)
-    try:
-        yield
-    finally:
-        root.set_requires_gradient_sync(not enabled)
 
 
 class PlainModules:

@@ -7,7 +7,6 @@ global state is touched, so data-parallel training wraps this loop rather than r
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
@@ -204,13 +203,12 @@ def _optimizer_step(
     for micro in range(config.grad_accum_steps):
         rows = order.local_batch((step - 1) * config.grad_accum_steps + micro, world.rank)
         batch = engine.model.make_batch(take_rows(train.inputs, rows), train.targets[rows])
-        last = micro == config.grad_accum_steps - 1
-        with contextlib.nullcontext() if last else engine.accumulating():
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                loss, metrics = engine(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the loss became {float(loss)}; lower the learning rate")
-            (loss / config.grad_accum_steps).backward()
+        sync = micro == config.grad_accum_steps - 1  # the last micro-batch's backward syncs
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            loss, metrics = engine(batch, sync=sync)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {float(loss)}; lower the learning rate")
+        (loss / config.grad_accum_steps).backward()  # averaged over processes by the engine
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value / config.grad_accum_steps
     totals = average_metrics(totals, world)
