@@ -126,3 +126,31 @@ def test_resume_under_ddp_and_fsdp_ends_bit_for_bit_equal(tmp_path, tiny_model_d
     w_resumed = torch.load(out + ".resumed.weights", weights_only=True)
     w_reference = torch.load(out + ".reference.weights", weights_only=True)
     assert [k for k in w_reference if not torch.equal(w_resumed[k], w_reference[k])] == []
+
+
+class Tied(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed, self.head = nn.Embedding(5, 3), nn.Linear(3, 5, bias=False)
+        self.head.weight = self.embed.weight
+
+
+def test_plain_modules_puts_back_classes_hooks_and_tied_parameters():
+    """What `fully_shard` changes (a module's class, its hooks, its parameter objects),
+    changed by hand here: `restore` undoes it and keeps one tensor for tied weights."""
+    from decoreg.engine import PlainModules
+
+    model = Tied()
+    model.head.register_forward_hook(lambda *_: None)  # the user's own hook stays
+    snapshot = PlainModules(model)
+    model.head.__class__ = type("FSDPLinear", (nn.Linear,), {})
+    model.head.register_forward_pre_hook(lambda *_: None)
+    model.head.register_state_dict_pre_hook(lambda *_: None)
+    shared = nn.Parameter(torch.ones(5, 3))  # stands for the gathered tensor
+    model.embed._parameters["weight"] = model.head._parameters["weight"] = shared
+    snapshot.restore()
+    assert type(model.head) is nn.Linear
+    assert len(model.head._forward_hooks) == 1 and not model.head._forward_pre_hooks
+    assert not model.head._state_dict_pre_hooks
+    assert model.head.weight is model.embed.weight and model.head.weight is not shared
+    assert torch.equal(model.head.weight, torch.ones(5, 3))
