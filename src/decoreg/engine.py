@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -123,14 +124,17 @@ class Sharded(Engine):
     """FSDP2 on each repeated block, then on the step (the root)."""
 
     def __init__(self, model: nn.Module, objective: Objective) -> None:
+        from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import fully_shard
 
         super().__init__(model, objective)
         self._plain = PlainModules(model)
+        # On the model's device type: FSDP's default mesh is CUDA wherever CUDA is present.
+        mesh = init_device_mesh(model_device(model).type, (dist.get_world_size(),))
         self.blocks = model.shard_units()
         for block in self.blocks:
-            fully_shard(block)
-        self.root = fully_shard(self.step)
+            fully_shard(block, mesh=mesh)
+        self.root = fully_shard(self.step, mesh=mesh)
 
     def __call__(self, batch: Batch, *, sync: bool = True) -> tuple[Tensor, dict[str, float]]:
         self.root.set_requires_gradient_sync(sync)  # read by the coming backward pass
