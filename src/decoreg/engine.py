@@ -121,7 +121,7 @@ class DataParallel(Engine):
 
 
 class Sharded(Engine):
-    """FSDP2 on each repeated block, then on the step (the root)."""
+    """FSDP2 on each of the model's `shard_units()`, then on the step (the root)."""
 
     def __init__(self, model: nn.Module, objective: Objective) -> None:
         from torch.distributed.device_mesh import init_device_mesh
