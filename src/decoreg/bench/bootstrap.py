@@ -33,12 +33,8 @@ class PairedDifference:
     verdict: str
 
     def to_dict(self) -> dict[str, float | str]:
-        return {
-            "difference": self.difference,
-            "low": self.low,
-            "high": self.high,
-            "verdict": self.verdict,
-        }
+        return {"difference": self.difference, "low": self.low, "high": self.high,
+                "verdict": self.verdict}
 
 
 def paired_rmse_difference(
