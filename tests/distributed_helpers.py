@@ -69,8 +69,9 @@ def estimator_params(objective: str, model_dir: str | None, batch_size: int, **e
     return {**params, **extra}
 
 
-def fit_and_record(params: dict, out_file: str) -> None:
-    """Fit a DecodingRegressor on TEXTS and write its losses, evaluations and weights (rank 0)."""
+def fit_and_record(params: dict, out_file: str):
+    """Fit a DecodingRegressor on TEXTS and write its losses, evaluations and weights (rank 0);
+    returns the estimator."""
     from decoreg.estimator import DecodingRegressor
 
     if params.get("family") == "tabular":
@@ -78,7 +79,7 @@ def fit_and_record(params: dict, out_file: str) -> None:
     else:
         est = DecodingRegressor(**params).fit(TEXTS, TARGETS)
     if dist.is_initialized() and dist.get_rank() != 0:
-        return
+        return est
     record = {
         "losses": [row["loss"] for row in est.train_result_.log],
         "rmse": [row["rmse"] for row in est.train_result_.evaluations],
@@ -87,6 +88,7 @@ def fit_and_record(params: dict, out_file: str) -> None:
     Path(out_file).write_text(json.dumps(record))
     weights = {n: p.detach() for n, p in est.model_.named_parameters() if p.requires_grad}
     torch.save(weights, out_file + ".weights")
+    return est
 
 
 def fit_many(jobs: list[tuple[dict, str]]) -> None:

@@ -14,8 +14,10 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
+from decoreg.core import Objective
 from decoreg.data_order import BatchOrder
-from decoreg.distributed import GradientSum, World, gather_strided, strided_share
+from decoreg.distributed import World, gather_strided, strided_share
+from decoreg.engine import DataParallel
 from decoreg.families import get_family
 from tests.distributed_helpers import (
     TARGETS,
@@ -78,23 +80,42 @@ def test_strided_share_of_one_process_is_everything():
     assert strided_share(5, World(rank=1, size=2)).tolist() == [1, 3]
 
 
+class ThreeWeights(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = (torch.nn.Parameter(torch.zeros(3)) for _ in range(3))
+
+
+class RankDependentLoss(Objective):
+    """Rank 0 uses `a` only; rank 1 uses `a` and `b`; nobody uses `c`."""
+
+    def __call__(self, model, batch):
+        rank = World.current().rank
+        loss = (model.a * float(rank + 1)).sum()  # d/da: 1 on rank 0, 2 on rank 1
+        if rank == 1:
+            loss = loss + (model.b * 4.0).sum()  # d/db: 4 on rank 1 only
+        return loss, {"loss": float(loss)}
+
+
 def _collectives_worker(out_file: str) -> None:
     world = World.current()
-    # Rank 0 has a gradient for `a` only; rank 1 for `a` and `b`; nobody for `c`.
-    a, b, c = (torch.nn.Parameter(torch.zeros(3)) for _ in range(3))
-    a.grad = torch.full((3,), float(world.rank + 1))  # 1 + 2 = 3
-    if world.rank == 1:
-        b.grad = torch.full((3,), 4.0)  # 0 + 4 = 4
-    GradientSum([a, b, c], world)()
+    model = ThreeWeights()
+    with torch.no_grad():
+        model.a.fill_(float(world.rank))  # DDP starts every process from rank 0's weights
+    engine = DataParallel(model, RankDependentLoss())
+    starting_a = model.a.tolist()
+    loss, _ = engine(None)
+    loss.backward()
     n = 7  # rows 0..6; rank 0 holds 0, 2, 4, 6 and rank 1 holds 1, 3, 5
     share = strided_share(n, world)
     values = gather_strided(share.astype(np.float64) * 10, n, world)
     flags = gather_strided(share % 3 == 0, n, world)
     if world.rank == 0:
         result = {
-            "a": a.grad.tolist(),
-            "b": b.grad.tolist(),
-            "c_is_none": c.grad is None,
+            "starting_a": starting_a,
+            "a": model.a.grad.tolist(),
+            "b": model.b.grad.tolist(),
+            "c_is_none": model.c.grad is None,
             "values": values.tolist(),
             "flags": flags.tolist(),
         }
@@ -103,13 +124,14 @@ def _collectives_worker(out_file: str) -> None:
     dist.barrier()
 
 
-def test_gradient_sums_and_gathering_across_two_processes(tmp_path):
+def test_ddp_gradient_means_and_gathering_across_two_processes(tmp_path):
     out = tmp_path / "collectives.json"
     run_in_processes(_collectives_worker, 2, str(out))
     result = json.loads(out.read_text())
-    assert result["a"] == [3.0, 3.0, 3.0]
-    assert result["b"] == [4.0, 4.0, 4.0]
-    assert result["c_is_none"]
+    assert result["starting_a"] == [0.0, 0.0, 0.0]
+    assert result["a"] == [1.5, 1.5, 1.5]  # the mean of 1 and 2
+    assert result["b"] == [2.0, 2.0, 2.0]  # the mean of 0 (unused on rank 0) and 4
+    assert result["c_is_none"]  # unused everywhere: no gradient, as in one process
     assert result["values"] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
     assert result["flags"] == [True, False, False, True, False, False, True]
 

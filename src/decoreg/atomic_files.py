@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -54,10 +55,13 @@ def fsync_directory(directory: str | Path) -> None:
 
 
 def remove_stale_temporaries(directory: str | Path) -> int:
-    """Delete temporary files a killed writer left behind; returns how many."""
+    """Delete temporary files (and folders) a killed writer left behind; returns how many."""
     removed = 0
     for leftover in Path(directory).glob(f"{TEMP_PREFIX}*"):
         with contextlib.suppress(OSError):
-            leftover.unlink()
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
             removed += 1
     return removed

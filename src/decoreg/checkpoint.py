@@ -7,6 +7,9 @@ early-stopping counters, best weights so far) and a fingerprint of the run. The 
 needs no state: the batch order is a pure function of (seed, epoch, step)
 (`decoreg.data_order`).
 
+Under FSDP (`sharded=True`) the weights, optimizer state and best weights are sharded and go to
+a `step-00000042.dcp` folder next to the file instead (`decoreg.sharded_checkpoint`).
+
 Files are written by rank 0 through `decoreg.atomic_files.atomic_write` (temporary file,
 fsync, rename), so a run killed at any instant leaves either the previous checkpoint or the
 new one, never a torn file; the two newest are kept. They are read with
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +34,7 @@ from decoreg.atomic_files import atomic_write, fsync_directory, remove_stale_tem
 from decoreg.core import Objective
 from decoreg.distributed import World, broadcast_int, gather_objects
 from decoreg.errors import ConfigError
+from decoreg.sharded_checkpoint import load_shards, save_shards, shard_folder
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +87,16 @@ class Checkpointer:
 
     Attributes:
         directory: The run's checkpoint folder (created on first save).
-        world: The data-parallel processes; only rank 0 writes.
+        world: The data-parallel processes; only rank 0 writes (the `.ckpt` files).
         keep: How many of the newest checkpoints to keep.
+        sharded: The model is sharded by FSDP: weights and optimizer state go through
+            `torch.distributed.checkpoint`, each process writing its shards.
     """
 
     directory: Path
     world: World
     keep: int = 2
+    sharded: bool = False
 
     def save(
         self,
@@ -104,6 +112,15 @@ class Checkpointer:
     ) -> Path | None:
         """Write the checkpoint after `step` (collective: every process must call it)."""
         rank_states = gather_objects(_rank_state(objective), self.world)
+        if self.world.is_main:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.directory)
+        if self.sharded:  # every process writes its shards before rank 0 commits the step
+            folder = shard_folder(self.directory, checkpoint_name(step))
+            save_shards(
+                folder, model=model, optimizer=optimizer, best_state=best_state,
+                is_main=self.world.is_main,
+            )  # fmt: skip
         if not self.world.is_main:
             return None
         payload = {
@@ -111,21 +128,34 @@ class Checkpointer:
             "step": step,
             "fingerprint_json": json.dumps(fingerprint, sort_keys=True),
             "record_json": json.dumps(record),
-            "model": trainable_state(model),
-            "optimizer": optimizer.state_dict(),
+            "model": None if self.sharded else trainable_state(model),
+            "optimizer": None if self.sharded else optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "rank_states": rank_states,
-            "best_state": best_state,
+            "best_state": None if self.sharded else best_state,
+            "has_best_state": best_state is not None,
         }
-        self.directory.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.directory)
         path = atomic_write(
             self.directory / checkpoint_name(step), lambda f: torch.save(payload, f)
         )
         for old in self.steps()[: -self.keep]:
-            (self.directory / checkpoint_name(old)).unlink(missing_ok=True)
+            self._remove(old)
         fsync_directory(self.directory)
         return path
+
+    def remove_all(self) -> None:
+        """Delete every checkpoint of the folder (and the folder, once empty)."""
+        for step in self.steps():
+            self._remove(step)
+        if self.directory.is_dir():
+            remove_stale_temporaries(self.directory)
+            if not any(self.directory.iterdir()):
+                self.directory.rmdir()
+
+    def _remove(self, step: int) -> None:
+        """The `.ckpt` file first: a shard folder without one is never read."""
+        (self.directory / checkpoint_name(step)).unlink(missing_ok=True)
+        shutil.rmtree(shard_folder(self.directory, checkpoint_name(step)), ignore_errors=True)
 
     def steps(self) -> list[int]:
         """Steps of the complete checkpoints in the folder, oldest first."""
@@ -154,15 +184,23 @@ class Checkpointer:
             )
         payload = torch.load(path, map_location="cpu", weights_only=True)
         _check_fingerprint(json.loads(payload["fingerprint_json"]), fingerprint, path)
-        load_trainable_state(model, payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
+        best_state = payload["best_state"]
+        if self.sharded:
+            best_state = trainable_state(model) if payload["has_best_state"] else None
+            load_shards(
+                shard_folder(self.directory, path.name),
+                model=model, optimizer=optimizer, best_state=best_state,
+            )  # fmt: skip
+        else:
+            load_trainable_state(model, payload["model"])
+            optimizer.load_state_dict(payload["optimizer"])
         scheduler.load_state_dict(payload["scheduler"])
         rank_state = payload["rank_states"][self.world.rank]
         torch.set_rng_state(rank_state["torch_rng"])
         saved = rank_state["objective"]  # None: written before every objective had a state
         objective.load_state_dict({} if saved is None else saved)
         logger.info("resumed from %s", path)
-        return step, json.loads(payload["record_json"]), payload["best_state"]
+        return step, json.loads(payload["record_json"]), best_state
 
 
 def _rank_state(objective: Objective) -> dict:

@@ -44,6 +44,9 @@ class TrainConfig:
         checkpoint_every: Write a checkpoint every this many optimizer steps (0: never).
         resume: Continue from the newest checkpoint in `checkpoint_dir` (from step 1 if none);
             the run must use the same options, data and number of processes.
+        fsdp: Shard the model's parameters, gradients and optimizer state over the processes
+            with FSDP2 (needs a process group: `torchrun`); checkpoints are then sharded
+            (`torch.distributed.checkpoint`). See `decoreg.engine`.
     """
 
     learning_rate: float = 3e-5
@@ -67,6 +70,7 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 50
     resume: bool = False
+    fsdp: bool = False
 
     def __post_init__(self) -> None:
         _positive(

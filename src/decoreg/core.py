@@ -71,6 +71,12 @@ class Predictions:
             parsed=np.concatenate([p.parsed for p in parts]) if parts else np.zeros(0, bool),
         )
 
+    def take(self, rows: np.ndarray) -> Predictions:
+        """The predictions of `rows` (positions), in that order."""
+        return Predictions(
+            values=self.values[rows], texts=[self.texts[i] for i in rows], parsed=self.parsed[rows]
+        )
+
 
 @runtime_checkable
 class RegressionModel(Protocol):
@@ -102,6 +108,11 @@ class RegressionModel(Protocol):
 
     def from_target_space(self, z: np.ndarray) -> np.ndarray:
         """Inverse of `to_target_space`."""
+        ...
+
+    def shard_units(self) -> list[Any]:
+        """The submodules FSDP shards one by one (`decoreg.engine.Sharded`): blocks that are
+        only ever entered through their own `forward`; the rest forms one unit."""
         ...
 
     def save(self, directory: str) -> None:

@@ -1,19 +1,18 @@
-"""Data-parallel training over torch.distributed, for any objective and model family.
+"""Process groups and the small collectives of data-parallel runs, for any model family.
 
-Objectives call model methods (`forward_logits`, `grid_logprobs`, ...) rather than
-`model.forward`, so the loop does not wrap the model in `DistributedDataParallel`. Instead:
+The training step itself runs under DistributedDataParallel or FSDP2 (`decoreg.engine`);
+this module holds what surrounds it:
 
-- every process starts from rank 0's parameters (`broadcast_parameters`);
+- joining the group a launcher (`torchrun`, `accelerate launch`) describes, with gloo for CPU
+  tensors and, where CUDA is present, NCCL for CUDA ones (`init_from_environment`);
 - each global micro-batch is cut into equal contiguous slices, one per process
   (`decoreg.data_order.BatchOrder`), so the mean of the per-process losses is the loss of the
   whole global batch;
-- each process's loss is divided by the number of processes, and after the last accumulated
-  micro-batch `GradientSum` adds the gradients up with asynchronous in-place `all_reduce`
-  calls: every process then holds the global batch's gradient and takes the same step;
-- logged metrics are averaged the same way (`average_metrics`);
+- logged metrics are averaged over the processes (`average_metrics`);
 - validation rows are dealt round-robin to the processes, each decodes its share, and the
   numbers are gathered on every process (`gather_strided`), so early stopping and the choice
-  of the best step agree everywhere. Saving and checkpoint files are written by rank 0 only.
+  of the best step agree everywhere. Saving and checkpoint files are written by rank 0 only
+  (FSDP's sharded checkpoints by every process, each its shard).
 
 A single process (no process group) goes through the same code with every collective a no-op.
 """
@@ -21,17 +20,18 @@ A single process (no process group) goes through the same code with every collec
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import Tensor
 
 from decoreg.errors import ConfigError
 
 BACKEND_ENV_VAR = "DECOREG_DIST_BACKEND"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,9 @@ class World:
         return cls()
 
 
+SINGLE_PROCESS = World()
+
+
 def launched_world_size() -> int:
     """WORLD_SIZE as set by `torchrun` or `accelerate launch` (1 when not launched by them)."""
     raw = os.environ.get("WORLD_SIZE", "1")
@@ -73,68 +76,22 @@ def launched_world_size() -> int:
 def init_from_environment() -> World:
     """Join the process group a launcher describes (RANK, WORLD_SIZE, MASTER_ADDR/PORT).
 
-    A no-op for a plain single process or when a group already exists. The backend is gloo
-    (CPU) unless `DECOREG_DIST_BACKEND` names another one.
+    A no-op for a plain single process or when a group already exists. The backend is
+    `default_backend()` unless `DECOREG_DIST_BACKEND` names another one. With CUDA, each
+    process makes GPU LOCAL_RANK its current device (NCCL's collectives run there).
     """
     if launched_world_size() > 1 and dist.is_available() and not dist.is_initialized():
-        dist.init_process_group(backend=os.environ.get(BACKEND_ENV_VAR, "gloo"))
+        if torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        dist.init_process_group(backend=os.environ.get(BACKEND_ENV_VAR, default_backend()))
     return World.current()
 
 
-def broadcast_parameters(tensors: Sequence[Tensor], world: World) -> None:
-    """Copy rank 0's values into every process's tensors (in place)."""
-    if not world.is_distributed:
-        return
-    with torch.no_grad():
-        for tensor in tensors:
-            dist.broadcast(tensor.data, src=0)
-
-
-class GradientSum:
-    """Sums `.grad` over the processes with one asynchronous in-place all-reduce per tensor.
-
-    The training loop divides each process's loss by the number of processes before backward
-    (a power of two for 2, 4, ... processes: exact), so the sum is the gradient of the global
-    batch's mean loss, with no division pass over the gradients. All-reducing every gradient
-    where it lies skips the copies into and out of flat buckets: 0.87 s instead of 1.21 s for
-    SmolLM2's 538 MB of gradients between 2 gloo processes on this 2-core machine. The calls
-    are issued in the fixed order of `params` after the backward pass, so every process runs
-    the same sequence of collectives whatever its objective's graph looked like.
-
-    A parameter without a gradient on every process keeps `grad=None` (so the optimizer skips
-    it exactly as a single process would); one that has a gradient on some processes only gets
-    zeros on the others.
-
-    Args:
-        params: The trainable parameters, in a fixed order shared by all processes.
-        world: The processes to sum over.
-    """
-
-    def __init__(self, params: Sequence[Tensor], world: World) -> None:
-        self.params = list(params)
-        self.world = world
-
-    def __call__(self) -> None:
-        if not self.world.is_distributed:
-            return
-        present = self._present_anywhere()
-        grads = []
-        for param, has_grad in zip(self.params, present, strict=True):
-            if not has_grad:
-                continue
-            if param.grad is None:
-                param.grad = torch.zeros_like(param)
-            elif not param.grad.is_contiguous():
-                param.grad = param.grad.contiguous()
-            grads.append(param.grad)
-        pending = [dist.all_reduce(grad, async_op=True) for grad in grads]
-        for work in pending:
-            work.wait()
-
-    def _present_anywhere(self) -> list[bool]:
-        flags = torch.tensor([p.grad is not None for p in self.params], dtype=torch.int32)
-        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-        return [bool(f) for f in flags.tolist()]
+def default_backend() -> str:
+    """gloo for CPU tensors, plus NCCL for CUDA tensors where CUDA is present: the loop's
+    small collectives (metrics, gathered predictions) stay on the CPU, DDP's and FSDP's
+    gradients and shards travel over NCCL when the model is on a GPU."""
+    return "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
 
 
 def average_metrics(metrics: dict[str, float], world: World) -> dict[str, float]:
@@ -181,6 +138,24 @@ def gather_objects(value, world: World) -> list:
     gathered: list = [None] * world.size
     dist.all_gather_object(gathered, value)
     return gathered
+
+
+def run_on_main(function: Callable[[], T], world: World) -> T:
+    """`function()` run by rank 0 alone, its result (or the exception it raised) shared with
+    every process, so that all of them go on, or fail with the same message, together."""
+    if not world.is_distributed:
+        return function()
+    outcome: list = [None]
+    if world.is_main:
+        try:
+            outcome = [(True, function())]
+        except Exception as error:  # re-raised below, on every process
+            outcome = [(False, error)]
+    dist.broadcast_object_list(outcome, src=0)
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
 
 
 def broadcast_int(value: int, world: World) -> int:

@@ -10,6 +10,12 @@ writes the same bytes as an uninterrupted one. The record is deleted when the fi
 
 `write_incrementally` does this for any chunk function; `predict_file` runs a fitted estimator
 over a table with it (what `decoreg predict` does).
+
+Under `torchrun` every process runs the same loop: each chunk's rows are split across the
+processes (`decoreg.inference.predict_prepared`), and rank 0 alone reads the progress record,
+appends the chunk and advances the record, so there is one output file in row order, and its
+bytes do not depend on where a kill landed. A resume must use the same number of processes only
+as far as the numbers do: each row's prediction depends on its chunk's seed and the row.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from decoreg.atomic_files import atomic_write_text, fsync_directory
+from decoreg.distributed import World, run_on_main
 from decoreg.errors import ConfigError, DataError
 from decoreg.estimator import META_FILE
 from decoreg.inference import take_rows
@@ -88,33 +95,47 @@ def write_incrementally(
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     record_path = progress_path(output)
     fingerprint = json.loads(json.dumps({**fingerprint, "chunk_rows": chunk_rows, "seed": seed}))
-    start = _resume_point(output, record_path, n_rows, fingerprint) if resume else None
-    if start is None:
-        _write_record(record_path, fingerprint, rows=0, size=0)  # before emptying the output
-        output.write_bytes(b"")
-        start = 0
-    resumed_from = start
+    world = World.current()
+
+    def first_row() -> int:  # rank 0's file work before the first chunk
+        output.parent.mkdir(parents=True, exist_ok=True)
+        start = _resume_point(output, record_path, n_rows, fingerprint) if resume else None
+        if start is None:
+            _write_record(record_path, fingerprint, rows=0, size=0)  # before emptying the output
+            output.write_bytes(b"")
+            start = 0
+        return start
+
+    start = resumed_from = run_on_main(first_row, world)
     while start < n_rows:
         stop = min(start + chunk_rows, n_rows)
-        frame = predict_chunk(start, stop, chunk_seed(seed, start // chunk_rows))
-        _check_rows(frame, start, stop)
-        data = frame.to_csv(
-            index=False, header=start == 0, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
-        ).encode("utf-8")  # every text quoted: a bare '\r' in model output would split a row
-        with open(output, "ab") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        _write_record(record_path, fingerprint, rows=stop, size=output.stat().st_size)
+        frame = predict_chunk(start, stop, chunk_seed(seed, start // chunk_rows))  # collective
+        if world.is_main:
+            _append_chunk(output, record_path, fingerprint, frame, start, stop)
         start = stop
-    record_path.unlink(missing_ok=True)
-    fsync_directory(output.parent)
+    if world.is_main:
+        record_path.unlink(missing_ok=True)
+        fsync_directory(output.parent)
     return IncrementalSummary(
         rows=n_rows, predicted=n_rows - resumed_from, resumed_from=resumed_from
     )
+
+
+def _append_chunk(
+    output: Path, record_path: Path, fingerprint: dict, frame: pd.DataFrame, start: int, stop: int
+) -> None:
+    """Append rows start..stop-1 to the output, make them durable, then advance the record."""
+    _check_rows(frame, start, stop)
+    data = frame.to_csv(
+        index=False, header=start == 0, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
+    ).encode("utf-8")  # every text quoted: a bare '\r' in model output would split a row
+    with open(output, "ab") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    _write_record(record_path, fingerprint, rows=stop, size=output.stat().st_size)
 
 
 def _resume_point(output: Path, record_path: Path, n_rows: int, fingerprint: dict) -> int | None:
@@ -253,8 +274,11 @@ def predict_file(
         fingerprint=fingerprint,
         seed=estimator.random_state,
     )
-    parsed = pd.read_csv(output, usecols=["parsed"])["parsed"].astype(bool)
-    return PredictionFile(summary, unparseable=int((~parsed).sum()))
+
+    def unparseable() -> int:
+        return int((~pd.read_csv(output, usecols=["parsed"])["parsed"].astype(bool)).sum())
+
+    return PredictionFile(summary, unparseable=run_on_main(unparseable, World.current()))
 
 
 def _digest(inputs) -> str:

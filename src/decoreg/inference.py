@@ -1,4 +1,4 @@
-"""Batched prediction over many rows, returning raw-space numbers."""
+"""Batched prediction over many rows, returning raw-space numbers, on one or many processes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from decoreg.core import Decoder, Predictions
 from decoreg.devices import HOST, Precision, model_device
+from decoreg.distributed import SINGLE_PROCESS, World, gather_objects, strided_share
 from decoreg.uncertainty.distribution import Predictive
 
 
@@ -25,6 +26,7 @@ def predict_prepared(
     show_progress: bool = False,
     description: str = "predict",
     precision: str = "fp32",
+    world: World = SINGLE_PROCESS,
 ) -> Predictions | Predictive:
     """Decode prepared inputs in batches; values come back in raw target space (NaN unparsed).
 
@@ -33,7 +35,20 @@ def predict_prepared(
     faster than fp32 on a CPU; `decoreg.devices`). With `distribution`, each row's predictive
     distribution (`decoder.distribution`) instead, on the raw scale (the model's inverse target
     transform, which is increasing, maps its values).
+
+    With several processes in `world` (a collective call: every process passes the same
+    inputs), each decodes every `world.size`-th row on its own device and every process gets
+    all the rows back, in order. Sampling decoders draw each row's noise from (seed, row), so
+    the split does not change the numbers.
     """
+    if world.is_distributed:
+        share = strided_share(len(inputs), world)
+        local = predict_prepared(
+            model, decoder, take_rows(inputs, share), distribution=distribution,
+            batch_size=batch_size, seed=seed, show_progress=show_progress and world.is_main,
+            description=description, precision=precision,
+        )  # fmt: skip
+        return _interleave(gather_objects(local, world), len(inputs))
     decode = decoder.distribution if distribution else decoder.__call__
     parts, restore = _decode_by_length(
         model, decode, inputs, batch_size, seed, show_progress, description, Precision(precision)
@@ -53,10 +68,23 @@ def predict_with_distribution(
     show_progress: bool = False,
     description: str = "predict",
     precision: str = "fp32",
+    world: World = SINGLE_PROCESS,
 ) -> tuple[Predictions, Predictive]:
     """`predict_prepared`'s predictions and distributions from one decoding pass
     (`Decoder.decode_with_distribution`): the same numbers, bit for bit, as without
-    `distribution`, and the same distributions as with it."""
+    `distribution`, and the same distributions as with it; split over `world` the same way."""
+    if world.is_distributed:
+        share = strided_share(len(inputs), world)
+        numbers, distributions = predict_with_distribution(
+            model, decoder, take_rows(inputs, share), batch_size=batch_size, seed=seed,
+            show_progress=show_progress and world.is_main, description=description,
+            precision=precision,
+        )  # fmt: skip
+        gathered = gather_objects((numbers, distributions), world)
+        return (
+            _interleave([part[0] for part in gathered], len(inputs)),
+            _interleave([part[1] for part in gathered], len(inputs)),
+        )
     parts, restore = _decode_by_length(
         model, decoder.decode_with_distribution, inputs, batch_size, seed, show_progress,
         description, Precision(precision),
@@ -103,6 +131,16 @@ def _decode_by_length(
     restore = np.empty_like(order)
     restore[order] = np.arange(len(order))
     return parts, restore
+
+
+def _interleave(parts: list, n_rows: int) -> Predictions | Predictive:
+    """The rows of `parts` (process r holds rows r, r + P, ...) back in row order."""
+    size = len(parts)
+    offsets = np.cumsum([0] + [len(range(r, n_rows, size)) for r in range(size - 1)])
+    rows = np.arange(n_rows)
+    order = offsets[rows % size] + rows // size  # where row i sits in the concatenation
+    kind = Predictive if isinstance(parts[0], Predictive) else Predictions
+    return kind.concatenate(parts).take(order)
 
 
 def with_fallback(predictions: Predictions, fallback: float) -> np.ndarray:

@@ -26,14 +26,8 @@ from decoreg.config import TrainConfig
 from decoreg.core import Decoder, Objective
 from decoreg.data_order import BatchOrder
 from decoreg.devices import Precision, model_device
-from decoreg.distributed import (
-    GradientSum,
-    World,
-    average_metrics,
-    broadcast_parameters,
-    gather_strided,
-    strided_share,
-)
+from decoreg.distributed import World, average_metrics, gather_strided, strided_share
+from decoreg.engine import Engine, make_engine
 from decoreg.errors import ConfigError
 from decoreg.inference import predict_prepared, take_rows
 from decoreg.metrics import regression_report
@@ -111,9 +105,9 @@ def fit(
     scaler = precision.loss_scaler(device)
     objective.prepare(model)  # before a checkpoint is restored: sees the starting weights
     world = World.current()
+    engine = make_engine(model, objective, world, fsdp=config.fsdp)  # DDP: rank 0's weights
     torch.manual_seed(config.seed + world.rank)  # dropout masks differ between processes
-    params = [p for p in model.parameters() if p.requires_grad]
-    broadcast_parameters([*params, *model.buffers()], world)
+    params = [p for p in model.parameters() if p.requires_grad]  # FSDP: the local shards
     # The fused kernel updates all tensors in one pass: ~10x faster than foreach on CPU here.
     optimizer = torch.optim.AdamW(
         params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
@@ -125,7 +119,7 @@ def fit(
     result, best_state, bad_evals, seconds_before = TrainResult(), None, 0, 0.0
     checkpointer = None
     if config.checkpoint_dir is not None:
-        checkpointer = Checkpointer(Path(config.checkpoint_dir), world)
+        checkpointer = Checkpointer(Path(config.checkpoint_dir), world, sharded=config.fsdp)
     fingerprint = _fingerprint(config, lengths, train, validation, world)
     if checkpointer is not None and config.resume:
         restored = checkpointer.restore(
@@ -139,7 +133,6 @@ def fit(
             _, record, best_state = restored
             result, bad_evals = TrainResult(**record["result"]), record["bad_evals"]
             seconds_before = result.seconds
-    sum_gradients = GradientSum(params, world)
     last_step = result.steps_run if result.stopped_early else config.max_steps
     bar = tqdm(
         total=config.max_steps,
@@ -151,7 +144,7 @@ def fit(
     model.train()
     for step in range(result.steps_run + 1, last_step + 1):
         metrics = _optimizer_step(
-            model, objective, train, order, step, world, config, optimizer, sum_gradients,
+            engine, objective, train, order, step, world, config, optimizer, params,
             precision.autocast(device), scaler,
         )  # fmt: skip
         scheduler.step()
@@ -161,9 +154,10 @@ def fit(
         bar.set_postfix(loss=f"{running_loss:.4f}")
         result.steps_run = step
         if validation is not None and _is_eval_step(step, config):
-            report = _evaluate(
-                model, objective, decoder, validation, eval_rows, config, fallback, world
-            )
+            with engine.evaluating():
+                report = _evaluate(
+                    model, objective, decoder, validation, eval_rows, config, fallback, world
+                )
             result.evaluations.append({"step": step, **report})
             if _improves(report, result.best_validation, config.select_by):
                 result.best_step, result.best_validation, bad_evals = step, report, 0
@@ -196,36 +190,38 @@ def fit(
     bar.close()
     if best_state is not None:
         load_trainable_state(model, best_state)
+    engine.finish()
     model.eval()
     result.seconds = seconds_before + time.perf_counter() - start
     return result
 
 
 def _optimizer_step(
-    model, objective: Objective, train, order, step, world, config, optimizer, sum_gradients,
+    engine: Engine, objective: Objective, train, order, step, world, config, optimizer, params,
     autocast, scaler,
 ) -> dict:  # fmt: skip
     """Accumulate `grad_accum_steps` micro-batches, average gradients over processes, step.
 
-    `autocast` is the precision's context on the model's device (re-entered per micro-batch),
-    `scaler` its `decoreg.devices.LossScaler` (a no-op but for fp16-mixed)."""
+    The engine averages the gradients over the processes (DDP, FSDP), in the backward pass of
+    the last micro-batch; the ones before it only accumulate locally. `autocast` is the
+    precision's context on the model's device (re-entered per micro-batch), `scaler` its
+    `decoreg.devices.LossScaler` (a no-op but for fp16-mixed)."""
     totals: dict[str, float] = {}
     objective.begin_step(step)  # objectives that sample (RL) seed their noise with the step
     for micro in range(config.grad_accum_steps):
         rows = order.local_batch((step - 1) * config.grad_accum_steps + micro, world.rank)
-        batch = model.make_batch(take_rows(train.inputs, rows), train.targets[rows])
+        batch = engine.model.make_batch(take_rows(train.inputs, rows), train.targets[rows])
+        sync = micro == config.grad_accum_steps - 1  # the last micro-batch's backward syncs
         with autocast:
-            loss, metrics = objective(model, batch)
+            loss, metrics = engine(batch, sync=sync)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {float(loss)}; lower the learning rate")
-        scaler.scale(loss / (config.grad_accum_steps * world.size)).backward()  # summed
+        scaler.scale(loss / config.grad_accum_steps).backward()  # averaged by the engine
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value / config.grad_accum_steps
-    sum_gradients()
     totals = average_metrics(totals, world)
     if config.max_grad_norm > 0:
         scaler.unscale_(optimizer)  # clip the true gradients
-        params = sum_gradients.params
         totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
     scaler.step(optimizer)
     optimizer.zero_grad(set_to_none=True)

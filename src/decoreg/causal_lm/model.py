@@ -116,6 +116,16 @@ class CausalLMRegressor(nn.Module):
     def input_lengths(self, inputs: Sequence[list[int]]) -> np.ndarray:
         return np.array([len(ids) for ids in inputs])
 
+    def shard_units(self) -> list[nn.Module]:
+        """The LM's decoder layers (LoRA-wrapped or not): the elements of its longest
+        `nn.ModuleList` of one class."""
+        lists = [
+            m
+            for m in self.lm.modules()
+            if isinstance(m, nn.ModuleList) and len(m) > 0 and len({type(x) for x in m}) == 1
+        ]
+        return list(max(lists, key=len)) if lists else []
+
     def make_batch(self, inputs: Sequence[list[int]], targets: np.ndarray | None) -> Batch:
         if targets is None:
             return Batch(inputs=list(inputs))

@@ -1,4 +1,8 @@
-"""`decoreg predict` (chunked, resumable prediction files) and `decoreg evaluate` (metrics)."""
+"""`decoreg predict` (chunked, resumable prediction files) and `decoreg evaluate` (metrics).
+
+Both run data-parallel under `torchrun` / `accelerate launch`: every process loads the model,
+the rows are split across them, and rank 0 alone writes the file and prints.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ from decoreg.cli.common import (
     split_list,
 )
 from decoreg.data import numeric_targets, read_table
-from decoreg.distributed import launched_world_size
-from decoreg.errors import ConfigError, DecoregError
+from decoreg.distributed import init_from_environment
+from decoreg.errors import DecoregError
 from decoreg.estimator import DecodingRegressor
 from decoreg.incremental import predict_file
 from decoreg.uncertainty.distribution import check_coverage
@@ -104,6 +108,7 @@ def _add_loaded_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    world = init_from_environment()  # joins the process group under torchrun/accelerate
     estimator = _load(args)
     frame = read_table(args.data)
     levels = [float(q) for q in split_list(args.quantiles)] if args.quantiles else None
@@ -121,6 +126,8 @@ def run_predict(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         resume=args.resume,
     )
+    if not world.is_main:
+        return 0
     summary = written.summary
     kept = f", {summary.resumed_from} kept from before" if summary.resumed_from else ""
     print(
@@ -131,6 +138,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    world = init_from_environment()
     estimator = _load(args)
     frame = read_table(args.data)
     target_column = args.target_column or saved_target_column(args.model_dir)
@@ -143,8 +151,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics = estimator.evaluate(frame, targets, source=str(args.data))
     if args.plots is not None:
         name = Path(args.data).stem
-        for path in write_evaluation_plots(estimator, frame, targets, args.plots, name=name):
+        plots = write_evaluation_plots(
+            estimator, frame, targets, args.plots, name=name, write=world.is_main
+        )
+        for path in plots:
             print(f"wrote {path}", file=sys.stderr)
+    if not world.is_main:
+        return 0
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
@@ -170,11 +183,6 @@ def _calibrate(estimator: DecodingRegressor, args: argparse.Namespace) -> None:
 
 def _load(args: argparse.Namespace) -> DecodingRegressor:
     """The saved model with the command's decoder and decoding overrides."""
-    if launched_world_size() > 1:  # every rank would redo all the work
-        raise ConfigError(
-            f"`decoreg {args.command}` runs in a single process; launch it without torchrun or "
-            "accelerate (only `decoreg train` is data-parallel)"
-        )
     estimator = DecodingRegressor.load(
         args.model_dir,
         trust_remote_code=args.trust_remote_code,

@@ -7,8 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from decoreg.atomic_files import remove_stale_temporaries
-from decoreg.checkpoint import Checkpointer, checkpoint_name
+from decoreg.checkpoint import Checkpointer
 from decoreg.cli.common import add_command, metrics_table, read_training_rows
 from decoreg.cli.estimator_options import (
     add_estimator_options,
@@ -18,6 +17,7 @@ from decoreg.cli.estimator_options import (
 )
 from decoreg.config import TrainConfig
 from decoreg.distributed import World, init_from_environment
+from decoreg.engine import check_fsdp
 from decoreg.estimator import DecodingRegressor
 
 METRICS_FILE = "metrics.json"
@@ -39,6 +39,13 @@ def add_train_command(commands) -> None:
     )
     add_estimator_options(p)
     _add_checkpoint_options(p.add_argument_group("checkpoints"))
+    p.add_argument_group("scale").add_argument(
+        "--fsdp",
+        action="store_true",
+        help="shard the model, gradients and optimizer state over the processes with FSDP2 "
+        "(under torchrun / accelerate launch; LoRA included); checkpoints are then sharded "
+        "folders (torch.distributed.checkpoint). Without it several processes train with DDP",
+    )
 
 
 def _add_checkpoint_options(g) -> None:
@@ -69,6 +76,7 @@ def run_train(args: argparse.Namespace) -> int:
     checkpoint with the best validation RMSE."""
     world = init_from_environment()  # joins the process group under torchrun/accelerate
     params = _train_params(args)  # a conflicting --method fails before any file is read
+    check_fsdp(bool(params.get("fsdp")), world)  # before the data and the model are loaded
     inputs, targets, eval_set = read_training_rows(args)
     estimator = DecodingRegressor(**params)
     estimator.fit(inputs, targets, eval_set=eval_set, source=str(args.data))
@@ -106,6 +114,7 @@ def _train_params(args: argparse.Namespace) -> dict:
         "checkpoint_dir": str(_checkpoint_dir(args)),
         "checkpoint_every": args.checkpoint_every,
         "resume": args.resume or None,
+        "fsdp": args.fsdp or None,
     }
     return {**params, **{k: v for k, v in checkpoints.items() if v is not None}}
 
@@ -116,9 +125,4 @@ def _checkpoint_dir(args: argparse.Namespace) -> Path:
 
 def _remove_checkpoints(folder: Path) -> None:
     """Delete the run's checkpoint files once its model is saved; other files are left alone."""
-    for step in Checkpointer(folder, World()).steps():
-        (folder / checkpoint_name(step)).unlink(missing_ok=True)
-    if folder.is_dir():
-        remove_stale_temporaries(folder)
-        if not any(folder.iterdir()):
-            folder.rmdir()
+    Checkpointer(folder, World()).remove_all()

@@ -32,7 +32,7 @@ SHARED_PARAMS = frozenset(
         "learning_rate", "batch_size", "grad_accum_steps", "max_steps", "epochs", "warmup_steps",
         "schedule", "weight_decay", "max_grad_norm", "eval_every", "early_stopping_patience",
         "select_by", "max_eval_rows", "bf16", "validation_fraction", "checkpoint_dir",
-        "checkpoint_every", "resume", "precision", "device",
+        "checkpoint_every", "resume", "precision", "device", "fsdp",
         # DecodeConfig options every family's decoders read
         "num_samples", "temperature", "quantile",
     }

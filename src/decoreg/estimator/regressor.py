@@ -13,7 +13,6 @@ from sklearn.exceptions import NotFittedError
 from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.data import PYTHON_SOURCE
 from decoreg.distributed import World
-from decoreg.errors import ConfigError
 from decoreg.estimator import saving
 from decoreg.estimator.inputs import declare_input_tags, fit_rows, read_inputs
 from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
@@ -83,6 +82,8 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         checkpoint_every: Write a checkpoint every this many optimizer steps (0: never).
         resume: Continue from the newest checkpoint in `checkpoint_dir` (from step 1 if
             none); the run must use the same options, data and number of processes.
+        fsdp: Shard the model over the processes of a `torchrun` launch with FSDP2 (LoRA
+            included); refused in a single process (`decoreg.engine`).
         num_samples: Samples per input of the sample-* decoders (None: the family's default,
             32 for causal LMs, 128 for the tabular family).
         temperature: Sampling temperature of the sample-* decoders.
@@ -150,6 +151,7 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 50,
         resume: bool = False,
+        fsdp: bool = False,
         num_samples: int | None = None,
         temperature: float = 1.0,
         normalize_grid: bool = True,
@@ -198,6 +200,7 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         self.gradient_checkpointing = gradient_checkpointing
         self.checkpoint_dir, self.checkpoint_every = checkpoint_dir, checkpoint_every
         self.resume = resume
+        self.fsdp = fsdp
         self.num_samples, self.temperature = num_samples, temperature
         self.normalize_grid, self.quantile = normalize_grid, quantile
         self.max_new_tokens = max_new_tokens
@@ -314,29 +317,6 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         self._require_fitted()
         return self._predict(self.plan(), texts, seed)
 
-    def predict_quantiles(self, X, quantiles=(0.1, 0.9)) -> np.ndarray:
-        """[N, Q] quantiles of each row's predicted distribution, e.g. a 10%-90% interval.
-
-        Uses the quantile decoder of the configured kind: "grid-quantile" for grid decoders,
-        "sample-quantile" for sampling ones (the same seed, so the same samples, for every q).
-        """
-        self._require_fitted()
-        plan = self.plan()
-        name = plan.decoder_name
-        kind = "grid-quantile" if name.startswith("grid-") else None
-        kind = "sample-quantile" if name.startswith("sample-") else kind
-        if kind is None:
-            raise ConfigError(
-                f"decoder {name!r} gives a point, not a distribution; quantiles need a grid-* "
-                "or sample-* decoder"
-            )
-        inputs = read_inputs(self, plan, X, PYTHON_SOURCE, fitting=False)
-        columns = []
-        for q in quantiles:
-            details = self._predict(plan.with_decoder(kind, quantile=float(q)), inputs, None)
-            columns.append(with_fallback(details, self.model_.fallback))
-        return np.stack(columns, axis=1)
-
     def _predict(self, plan: RunPlan, inputs, seed: int | None, *, output: str = "numbers"):
         """From the plan's decoder: predictions ("numbers"), each row's `Predictive`
         ("distribution"), or (predictions, distributions) from one decoding pass ("both")."""
@@ -347,6 +327,7 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
             description=f"predict{'' if output == 'numbers' else ' ' + output} "
             f"({plan.decoder_name})",
             precision=plan.train.precision,
+            world=World.current(),  # under torchrun: the rows split across the processes
         )
         with plan.torch_threads():
             prepared = self.model_.prepare_inputs(inputs)

@@ -23,8 +23,8 @@ CALIBRATE_ORIGIN = "calibrate()"
 
 
 class UncertaintyMethods:
-    """`predict_distribution`, `calibrate`, `predict_interval` and `evaluate` of
-    `DecodingRegressor`."""
+    """`predict_distribution`, `predict_quantiles`, `calibrate`, `predict_interval` and
+    `evaluate` of `DecodingRegressor`."""
 
     def evaluate(self, X, y, *, source: str = PYTHON_SOURCE) -> dict[str, float]:
         """RMSE, MAE, R^2, Pearson, Spearman and the share of unparseable outputs; with a
@@ -81,6 +81,29 @@ class UncertaintyMethods:
         plan = self._distribution_plan()
         inputs = read_inputs(self, plan, X, source, fitting=False)
         return self._distribution(plan, inputs, seed)
+
+    def predict_quantiles(self, X, quantiles=(0.1, 0.9)) -> np.ndarray:
+        """[N, Q] quantiles of each row's predicted distribution, e.g. a 10%-90% interval.
+
+        Uses the quantile decoder of the configured kind: "grid-quantile" for grid decoders,
+        "sample-quantile" for sampling ones (the same seed, so the same samples, for every q).
+        """
+        self._require_fitted()
+        plan = self.plan()
+        name = plan.decoder_name
+        kind = "grid-quantile" if name.startswith("grid-") else None
+        kind = "sample-quantile" if name.startswith("sample-") else kind
+        if kind is None:
+            raise ConfigError(
+                f"decoder {name!r} gives a point, not a distribution; quantiles need a grid-* "
+                "or sample-* decoder"
+            )
+        inputs = read_inputs(self, plan, X, PYTHON_SOURCE, fitting=False)
+        columns = []
+        for q in quantiles:
+            details = self._predict(plan.with_decoder(kind, quantile=float(q)), inputs, None)
+            columns.append(with_fallback(details, self.model_.fallback))
+        return np.stack(columns, axis=1)
 
     def calibrate(self, X, y, *, source: str = "calibration rows"):
         """Hold `X, y` as the calibration rows of `predict_interval`; returns self.

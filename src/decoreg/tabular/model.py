@@ -91,6 +91,11 @@ class TabularRegressor(nn.Module):
     def device(self) -> torch.device:
         return self.lm_head.weight.device
 
+    def shard_units(self) -> list[nn.Module]:
+        """None: the cross-attention keys of every decoder layer are computed up front, from
+        the layers' submodules, so FSDP shards the (small) model as one unit."""
+        return []
+
     def make_batch(
         self, inputs: pd.DataFrame | Sequence[Mapping[str, Any]], targets: np.ndarray | None
     ) -> Batch:

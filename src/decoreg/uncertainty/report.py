@@ -35,14 +35,19 @@ def uncertainty_table(rows: dict[str, dict[str, float]]) -> str:
     )
 
 
-def write_evaluation_plots(estimator, X, y, directory: str | Path, *, name: str) -> list[Path]:
+def write_evaluation_plots(
+    estimator, X, y, directory: str | Path, *, name: str, write: bool = True
+) -> list[Path]:
     """The reliability and interval plots of a fitted `DecodingRegressor` on X, y: the
     interval plot shows the conformal 90% interval when the estimator has calibration rows,
-    else the model's own central 90% interval."""
+    else the model's own central 90% interval. With `write` False, only the predictions (a
+    process of a data-parallel run other than rank 0 takes part in them, rank 0 draws)."""
     pred = estimator.predict_distribution(X)
     intervals = None
     if estimator.calibration_ is not None:
         intervals = estimator.predict_interval(X, coverage=PLOT_COVERAGE)
+    if not write:
+        return []
     y = np.asarray(y, dtype=np.float64)
     return write_uncertainty_plots(
         pred, y, directory, name=name, intervals=intervals, coverage=PLOT_COVERAGE
