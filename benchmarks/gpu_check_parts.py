@@ -32,6 +32,7 @@ from decoreg.training import Dataset, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_GRPO_RESULT = ROOT / "benchmarks" / "results" / "rl_step_vs_trl.json"
+CPU_RUN_GRPO = ROOT / "benchmarks" / "results" / "gpu-cpu" / "grpo_step.json"
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)")
 
 
@@ -207,12 +208,13 @@ def rail_and_trie(check: Check, budget: float) -> dict:
         ids, mask, positions = model.pad_left(prompts)
         model.lm(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
 
+    def rail_sampling():
+        sample_sequences(model, prompts, num_samples=sizes.rail_samples, max_new_tokens=3,
+                         temperature=1.0, generator=generator)  # fmt: skip
+
     functions = {
         "one_forward": one_forward,
-        "rail_sampling": lambda: sample_sequences(
-            model, prompts, num_samples=sizes.rail_samples, max_new_tokens=3,
-            temperature=1.0, generator=generator,
-        ),  # fmt: skip
+        "rail_sampling": rail_sampling,
         "trie_scoring": lambda: score_trie(model, prompts, trie),
     }
     seconds: dict[str, list[float]] = {name: [] for name in functions}
@@ -233,11 +235,14 @@ def rail_and_trie(check: Check, budget: float) -> dict:
 
 
 def cpu_grpo_step_seconds() -> tuple[float | None, str | None]:
-    """The committed CPU figure of the same GRPO step (benchmarks/rl_step_vs_trl.py)."""
-    if not CPU_GRPO_RESULT.exists():
-        return None, None
-    result = json.loads(CPU_GRPO_RESULT.read_text())
-    return result["decoreg"]["median_step_seconds"], result["command"]
+    """The committed CPU figure of the same GRPO step: benchmarks/rl_step_vs_trl.py's (real
+    SmolLM2 weights, same sizes), else this script's own `--device cpu` run."""
+    if CPU_GRPO_RESULT.exists():
+        result = json.loads(CPU_GRPO_RESULT.read_text())
+        return result["decoreg"]["median_step_seconds"], result["command"]
+    if CPU_RUN_GRPO.exists():
+        return json.loads(CPU_RUN_GRPO.read_text())["step_seconds"], str(CPU_RUN_GRPO)
+    return None, None
 
 
 def grpo_step(check: Check, budget: float) -> dict:
