@@ -17,9 +17,13 @@ On CUDA the peak GPU memory of each part is recorded (reset in between). Results
 <output-dir>/<part>.json, gpu_check.json (everything) and summary.md; the output folder is
 benchmarks/results/gpu by default (gpu-cpu on other devices, gpu-smoke for --smoke).
 
+The budgets add up to 445 s. From a checkout (no install needed: pip would ask for gguf and
+optuna, which the GPU machine lacks):
+
 Usage:
-    python benchmarks/gpu_check.py [--device cuda] [--output-dir benchmarks/results/gpu]
-    python benchmarks/gpu_check.py --device cpu --smoke   # tiny sizes, seconds: CI's check
+    PYTHONPATH=src python benchmarks/gpu_check.py [--device cuda] [--precision bf16-mixed] \
+        [--tier-filter EXPR] [--output-dir benchmarks/results/gpu]
+    PYTHONPATH=src python benchmarks/gpu_check.py --device cpu --smoke  # tiny, seconds: CI's
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ from gpu_check_parts import (
     training,
 )
 
-from decoreg.devices import resolve_device
+from decoreg.devices import Precision, resolve_device
+from decoreg.errors import ConfigError
 
 TARGETS = {  # (part, measurement, comparison, bound): the issue's GPU targets
     "mfu_1b": ("training_llama-1b", "mfu", ">=", 0.40),
@@ -92,9 +97,9 @@ def time_limit(seconds: float):
 
 def plan(check: Check, smoke: bool) -> dict:
     """Part name -> (function, budget in seconds); the smoke budgets allow a slow CPU."""
-    parts = {"gpu_tier": (gpu_tier, 150), "matmul": (matmul, 20)}
+    parts = {"gpu_tier": (gpu_tier, 120), "matmul": (matmul, 20)}
     for shape, batch, tokens in check.sizes.training:
-        budget = 130 if shape == "llama-1b" else 50
+        budget = 120 if shape == "llama-1b" else 50
         parts[f"training_{shape}"] = (training(shape, batch, tokens), budget)
     parts |= {"rail_and_trie": (rail_and_trie, 45), "grpo_step": (grpo_step, 45),
               "tabular_epoch": (tabular_epoch, 45)}  # fmt: skip
@@ -185,7 +190,11 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     parser.add_argument("--tier-filter", default=None, help="pytest -k expression for the tier")
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    try:  # a device or precision this machine cannot run: one message, before any part
+        device = resolve_device(args.device)
+        Precision(args.precision).check(device)
+    except ConfigError as error:
+        parser.error(str(error))
     sizes = SMOKE if args.smoke else FULL
     check = Check(args.device, device, args.precision, sizes, args.tier_filter)
     default_dir = "gpu-smoke" if args.smoke else "gpu" if device.type == "cuda" else "gpu-cpu"

@@ -132,3 +132,14 @@ def test_a_part_past_its_budget_is_stopped(benchmark_modules):
     result = run_part(Check("cpu", torch.device("cpu"), "fp32", SMOKE), "slow", slow, 0.2)
     assert result["status"] == "error" and result["error"].startswith("PartTimeout")
     assert result["wall_seconds"] < 2
+
+
+def test_a_device_or_precision_this_machine_lacks_is_refused_before_any_part(
+    benchmark_modules, tmp_path, capsys
+):
+    from gpu_check import main
+
+    with pytest.raises(SystemExit):
+        main(["--device", "cpu", "--precision", "fp16-mixed", "--output-dir", str(tmp_path)])
+    assert "fp16-mixed" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
