@@ -123,8 +123,8 @@ def run_part(check: Check, name: str, function, budget: float) -> dict:
                   "traceback": traceback.format_exc()[-4000:]}  # fmt: skip
     result["wall_seconds"] = time.perf_counter() - start
     result["budget_seconds"] = budget
-    result["peak_gpu_memory_bytes"] = (
-        torch.cuda.max_memory_allocated(check.device) if on_cuda else None
+    result.setdefault(  # a part that computes in another process reports None itself
+        "peak_gpu_memory_bytes", torch.cuda.max_memory_allocated(check.device) if on_cuda else None
     )
     gc.collect()  # the part's models go before the next one measures memory
     return result

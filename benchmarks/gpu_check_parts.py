@@ -133,6 +133,7 @@ def gpu_tier(check: Check, budget: float) -> dict:
         "counts": counts,
         "passed": done.returncode == 0 and counts.get("passed", 0) > 0,
         "output_tail": (done.stdout + done.stderr)[-3000:],
+        "peak_gpu_memory_bytes": None,  # the tier runs in its own process: not measured here
     }
 
 
