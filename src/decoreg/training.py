@@ -69,6 +69,9 @@ EvaluationHook = Callable[[int, dict[str, float]], None]
 and the objective's own metrics); an exception it raises ends the run (e.g. Optuna's
 `TrialPruned`, raised by `decoreg.tune` for a trial its pruner stops)."""
 
+StepHook = Callable[[int, dict[str, float]], None]
+"""`on_step(step, log)`: told each optimizer step's log entry (`decoreg.reporting`)."""
+
 
 def process_rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
@@ -84,6 +87,7 @@ def fit(
     decoder: Decoder | None = None,
     fallback: float = 0.0,
     on_evaluation: EvaluationHook | None = None,
+    on_step: StepHook | None = None,
 ) -> TrainResult:
     """Train `model` in place; with validation rows, keep the weights with the best RMSE.
 
@@ -92,7 +96,8 @@ def fit(
     rows (`decoreg.distributed`). With `config.checkpoint_dir` a checkpoint is written every
     `checkpoint_every` steps and `config.resume` continues from the newest one, ending with
     the same weights as an uninterrupted run (`decoreg.checkpoint`). `on_evaluation` is
-    called after every validation pass, on every process, with the same step and report.
+    called after every validation pass, on every process, with the same step and report;
+    `on_step` after every optimizer step with its log entry.
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"the objective must be a decoreg.core.Objective, not {objective!r}")
@@ -152,6 +157,8 @@ def fit(
         scheduler.step()
         running_loss = _ema(running_loss, metrics["loss"])
         result.log.append({"step": step, "lr": scheduler.get_last_lr()[0], **metrics})
+        if on_step is not None:
+            on_step(step, dict(result.log[-1]))
         bar.update(1)
         bar.set_postfix(loss=f"{running_loss:.4f}")
         result.steps_run = step

@@ -10,7 +10,7 @@ import contextlib
 import math
 import numbers
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -22,6 +22,7 @@ from decoreg.errors import ConfigError
 from decoreg.estimator.saving import saved_family
 from decoreg.families import check_choice, get_family, refuse_foreign_options
 from decoreg.family_record import Family
+from decoreg.reporting import ReportOptions
 
 SHARED_PARAMS = frozenset(
     {
@@ -31,7 +32,7 @@ SHARED_PARAMS = frozenset(
         "learning_rate", "batch_size", "grad_accum_steps", "max_steps", "epochs", "warmup_steps",
         "schedule", "weight_decay", "max_grad_norm", "eval_every", "early_stopping_patience",
         "select_by", "max_eval_rows", "bf16", "validation_fraction", "checkpoint_dir",
-        "checkpoint_every", "resume",
+        "checkpoint_every", "resume", "report_to", "report_dir",
         # DecodeConfig options every family's decoders read
         "num_samples", "temperature", "quantile",
     }
@@ -60,6 +61,7 @@ class RunPlan:
         epochs: Passes over the training rows that set `max_steps` (None: `max_steps` does).
         validation_fraction: Share of the training rows held out when `fit` gets no eval_set.
         threads: torch threads for fit and predict (None: torch's default).
+        reporting: Where the training log goes besides `TrainResult.log` (`decoreg.reporting`).
     """
 
     family: Family
@@ -75,6 +77,7 @@ class RunPlan:
     validation_fraction: float
     threads: int | None
     epochs: int | None = None
+    reporting: ReportOptions = field(default_factory=ReportOptions)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.validation_fraction < 1.0:
@@ -175,6 +178,7 @@ def resolve_plan(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> RunP
         validation_fraction=params["validation_fraction"],
         threads=params["num_threads"] or family.default_threads,
         epochs=params["epochs"],
+        reporting=ReportOptions(to=params["report_to"], directory=params["report_dir"]),
     )
 
 
