@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from decoreg.distributed import World
 from decoreg.estimator.plan import RunPlan
+from decoreg.memory import available_bytes, check_memory_fits, out_of_memory_error
 from decoreg.reporting import make_reporter
 from decoreg.training import Dataset, EvaluationHook, TrainResult, fit
 
@@ -24,6 +26,7 @@ def fit_model(estimator, plan: RunPlan, inputs, targets: np.ndarray, validation,
     if plan.max_steps > 0:
         if validation is not None:
             validation = Dataset(model.prepare_inputs(validation[0]), validation[1])
+        check_memory_fits(model)  # a model too large for the device fails before step 1
         reporter = make_reporter(plan.reporting, world.rank)
         try:
             estimator.train_result_ = fit(
@@ -37,6 +40,9 @@ def fit_model(estimator, plan: RunPlan, inputs, targets: np.ndarray, validation,
                 on_evaluation=reporter.evaluation_hook(on_evaluation),
                 on_step=reporter.log_step,
             )
+        except (torch.cuda.OutOfMemoryError, MemoryError) as error:
+            device = next(model.parameters()).device
+            raise out_of_memory_error(model, device, available_bytes(device)) from error
         finally:
             reporter.close()
     estimator.n_train_rows_ = len(targets)
