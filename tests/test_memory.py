@@ -68,7 +68,7 @@ def test_fit_refuses_before_the_first_step_when_memory_is_short(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device: 1000)
     calls = []
     monkeypatch.setattr(fitting, "fit", lambda *a, **k: calls.append(1))
-    with pytest.raises(ConfigError, match="does not fit in cpu memory.*and 0.00 GB is free"):
+    with pytest.raises(ConfigError, match=r"does not fit in cpu memory.*and 0\.00 GB is free"):
         tiny().fit(*rows())
     assert calls == []  # the training loop never started
 
