@@ -35,6 +35,7 @@ from decoreg.distributed import (
 )
 from decoreg.errors import ConfigError
 from decoreg.inference import predict_prepared, take_rows
+from decoreg.memory import RELEASE_EVERY, release_free_memory, spill_to_disk
 from decoreg.metrics import regression_report
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,8 @@ def fit(
             result.evaluations.append({"step": step, **report})
             if _improves(report, result.best_validation, config.select_by):
                 result.best_step, result.best_validation, bad_evals = step, report, 0
-                best_state = trainable_state(model)
+                best_state = spill_to_disk(trainable_state(model))  # page cache, not heap
+                release_free_memory()
             else:
                 bad_evals += 1
             shown = {"val_rmse": f"{report['rmse']:.4f}"}
@@ -193,6 +195,8 @@ def fit(
                 best_state=best_state,
                 fingerprint=fingerprint,
             )
+        if step % RELEASE_EVERY == 0:
+            release_free_memory()
         if result.stopped_early:
             break
     bar.close()
