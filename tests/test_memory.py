@@ -91,3 +91,16 @@ def test_a_spilled_state_equals_the_original_and_leaves_no_file(tmp_path, monkey
     assert torch.equal(spilled["w"], state["w"]) and torch.equal(spilled["b"], state["b"])
     assert spilled["w"].data_ptr() != state["w"].data_ptr()
     assert list(tmp_path.iterdir()) == []  # unlinked at once; the mapping keeps the data
+
+
+def test_the_loop_releases_freed_memory_every_few_steps_and_after_a_new_best(monkeypatch):
+    from decoreg import training
+
+    calls = []
+    monkeypatch.setattr(training, "release_free_memory", lambda: calls.append(1))
+    est = tiny().set_params(max_steps=2 * memory.RELEASE_EVERY, validation_fraction=0.0)
+    est.fit(*rows())
+    assert len(calls) == 2  # steps 8 and 16, no validation
+    calls.clear()
+    est.set_params(max_steps=memory.RELEASE_EVERY - 1, validation_fraction=0.25).fit(*rows())
+    assert len(calls) == 1  # the only evaluation (the last step) is a new best
