@@ -93,6 +93,17 @@ def test_a_spilled_state_equals_the_original_and_leaves_no_file(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []  # unlinked at once; the mapping keeps the data
 
 
+def test_spilled_model_tensors_are_a_snapshot_not_the_live_weights(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    model = two_layers(freeze_first=True)
+    before = {n: p.detach().clone() for n, p in model[1].named_parameters()}
+    spilled = memory.spill_to_disk(memory.model_tensors(model))
+    assert set(spilled) == {"1.weight", "1.bias"}  # trainable ones only (no buffers here)
+    with torch.no_grad():
+        model[1].weight.add_(1.0)
+    assert torch.equal(spilled["1.weight"], before["weight"])
+
+
 def test_the_loop_releases_freed_memory_every_few_steps_and_after_a_new_best(monkeypatch):
     from decoreg import training
 

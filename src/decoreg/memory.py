@@ -98,9 +98,17 @@ def release_free_memory() -> None:
         trim(0)
 
 
+def model_tensors(model: nn.Module) -> dict[str, Tensor]:
+    """The trainable parameters and every buffer, detached but not copied (the names and
+    values `decoreg.checkpoint.trainable_state` copies)."""
+    tensors = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    return tensors | {n: b.detach() for n, b in model.named_buffers()}
+
+
 def spill_to_disk(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The same tensors read back memory-mapped from a temporary file that is already
-    unlinked (the mapping keeps it alive until the tensors are freed)."""
+    """Copies of the tensors read back memory-mapped from a temporary file that is already
+    unlinked (the mapping keeps it alive until the tensors are freed). The tensors are
+    written as they are, so pass the live weights (`model_tensors`), not a heap copy."""
     handle, path = tempfile.mkstemp(prefix="decoreg-state-", suffix=".pt")
     os.close(handle)
     try:

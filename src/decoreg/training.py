@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from decoreg.checkpoint import Checkpointer, load_trainable_state, trainable_state
+from decoreg.checkpoint import Checkpointer, load_trainable_state
 from decoreg.config import TrainConfig
 from decoreg.core import Decoder, Objective
 from decoreg.data_order import BatchOrder
@@ -35,7 +35,7 @@ from decoreg.distributed import (
 )
 from decoreg.errors import ConfigError
 from decoreg.inference import predict_prepared, take_rows
-from decoreg.memory import RELEASE_EVERY, release_free_memory, spill_to_disk
+from decoreg.memory import RELEASE_EVERY, model_tensors, release_free_memory, spill_to_disk
 from decoreg.metrics import regression_report
 
 logger = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def fit(
             result.evaluations.append({"step": step, **report})
             if _improves(report, result.best_validation, config.select_by):
                 result.best_step, result.best_validation, bad_evals = step, report, 0
-                best_state = spill_to_disk(trainable_state(model))  # page cache, not heap
+                best_state = spill_to_disk(model_tensors(model))  # page cache, not heap
                 release_free_memory()
             else:
                 bad_evals += 1
