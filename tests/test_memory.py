@@ -104,7 +104,7 @@ def test_spilled_model_tensors_are_a_snapshot_not_the_live_weights(tmp_path, mon
     assert torch.equal(spilled["1.weight"], before["weight"])
 
 
-def test_the_loop_releases_freed_memory_every_few_steps_and_after_a_new_best(monkeypatch):
+def test_the_loop_releases_freed_memory_every_few_steps_a_new_best_and_the_restore(monkeypatch):
     from decoreg import training
 
     calls = []
@@ -114,4 +114,4 @@ def test_the_loop_releases_freed_memory_every_few_steps_and_after_a_new_best(mon
     assert len(calls) == 2  # steps 8 and 16, no validation
     calls.clear()
     est.set_params(max_steps=memory.RELEASE_EVERY - 1, validation_fraction=0.25).fit(*rows())
-    assert len(calls) == 1  # the only evaluation (the last step) is a new best
+    assert len(calls) == 2  # the only evaluation is a new best; then the best is restored

@@ -201,6 +201,7 @@ def fit(
             break
     bar.close()
     if best_state is not None:
+        release_free_memory()  # before the spilled weights' pages are read back in
         load_trainable_state(model, best_state)
     model.eval()
     result.seconds = seconds_before + time.perf_counter() - start
