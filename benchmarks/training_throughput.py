@@ -4,7 +4,10 @@ Measures, in one run:
   1. the CPU's bf16 matmul rate (2*n^3 FLOP per n x n matmul, best of several repeats);
   2. useful (non-padding) tokens per second through `decoreg.training.fit` with bf16 autocast,
      dynamic padding and length grouping, on clothing-review prompts and the RAFT objective;
-  3. the ratio of the achieved FLOP rate, 6 x parameters x useful tokens / s, to (1).
+  3. the ratio of the achieved FLOP rate, 6 x parameters x useful tokens / s, to (1);
+  4. the peak resident memory of the process (`ru_maxrss`) against the 16 bytes a parameter
+     that fp32 weights, gradients and AdamW moments need (benchmarks/train_memory.py breaks
+     it down).
 The padding share with and without length grouping is reported too.
 
 Usage:
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -29,6 +33,7 @@ from decoreg.causal_lm.objectives import OBJECTIVES
 from decoreg.config import TrainConfig
 from decoreg.core import Objective
 from decoreg.datasets import load_dataset
+from decoreg.memory import training_floor_bytes
 from decoreg.training import Dataset, fit
 
 TARGET_RATIO = 0.5
@@ -153,7 +158,10 @@ def main() -> None:
         "ratio_to_matmul_non_embedding_params": achieved_non_embedding / matmul,
         "target_ratio": TARGET_RATIO,
         "target_met": achieved / matmul >= TARGET_RATIO,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,  # Linux: KiB
+        "training_floor_gb": training_floor_bytes(model) / 1e9,
     }
+    report["peak_rss_over_floor"] = report["peak_rss_gb"] / report["training_floor_gb"]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

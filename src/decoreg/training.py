@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from decoreg.checkpoint import Checkpointer, load_trainable_state, trainable_state
+from decoreg.checkpoint import Checkpointer, load_trainable_state
 from decoreg.config import TrainConfig
 from decoreg.core import Decoder, Objective
 from decoreg.data_order import BatchOrder
@@ -30,6 +30,7 @@ from decoreg.distributed import World, average_metrics, gather_strided, strided_
 from decoreg.engine import Engine, make_engine
 from decoreg.errors import ConfigError
 from decoreg.inference import predict_prepared, take_rows
+from decoreg.memory import RELEASE_EVERY, model_tensors, release_free_memory, spill_to_disk
 from decoreg.metrics import regression_report
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ EvaluationHook = Callable[[int, dict[str, float]], None]
 and the objective's own metrics); an exception it raises ends the run (e.g. Optuna's
 `TrialPruned`, raised by `decoreg.tune` for a trial its pruner stops)."""
 
+StepHook = Callable[[int, dict[str, float]], None]
+"""`on_step(step, log)`: told each optimizer step's log entry (`decoreg.reporting`)."""
+
 
 def process_rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
@@ -79,6 +83,7 @@ def fit(
     decoder: Decoder | None = None,
     fallback: float = 0.0,
     on_evaluation: EvaluationHook | None = None,
+    on_step: StepHook | None = None,
 ) -> TrainResult:
     """Train `model` in place; with validation rows, keep the weights with the best RMSE.
 
@@ -87,7 +92,8 @@ def fit(
     rows (`decoreg.distributed`). With `config.checkpoint_dir` a checkpoint is written every
     `checkpoint_every` steps and `config.resume` continues from the newest one, ending with
     the same weights as an uninterrupted run (`decoreg.checkpoint`). `on_evaluation` is
-    called after every validation pass, on every process, with the same step and report.
+    called after every validation pass, on every process, with the same step and report;
+    `on_step` after every optimizer step with its log entry.
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"the objective must be a decoreg.core.Objective, not {objective!r}")
@@ -150,6 +156,8 @@ def fit(
         scheduler.step()
         running_loss = _ema(running_loss, metrics["loss"])
         result.log.append({"step": step, "lr": scheduler.get_last_lr()[0], **metrics})
+        if on_step is not None:
+            on_step(step, dict(result.log[-1]))
         bar.update(1)
         bar.set_postfix(loss=f"{running_loss:.4f}")
         result.steps_run = step
@@ -161,7 +169,8 @@ def fit(
             result.evaluations.append({"step": step, **report})
             if _improves(report, result.best_validation, config.select_by):
                 result.best_step, result.best_validation, bad_evals = step, report, 0
-                best_state = trainable_state(model)
+                best_state = spill_to_disk(model_tensors(model))  # page cache, not heap
+                release_free_memory()
             else:
                 bad_evals += 1
             shown = {"val_rmse": f"{report['rmse']:.4f}"}
@@ -185,10 +194,13 @@ def fit(
                 best_state=best_state,
                 fingerprint=fingerprint,
             )
+        if step % RELEASE_EVERY == 0:
+            release_free_memory()
         if result.stopped_early:
             break
     bar.close()
     if best_state is not None:
+        release_free_memory()  # before the spilled weights' pages are read back in
         load_trainable_state(model, best_state)
     engine.finish()
     model.eval()

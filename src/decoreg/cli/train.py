@@ -19,6 +19,7 @@ from decoreg.config import TrainConfig
 from decoreg.distributed import World, init_from_environment
 from decoreg.engine import check_fsdp
 from decoreg.estimator import DecodingRegressor
+from decoreg.reporting import DEFAULT_REPORT_DIR, REPORTERS
 
 METRICS_FILE = "metrics.json"
 CHECKPOINTS_SUFFIX = ".checkpoints"
@@ -45,6 +46,22 @@ def add_train_command(commands) -> None:
         help="shard the model, gradients and optimizer state over the processes with FSDP2 "
         "(under torchrun / accelerate launch; LoRA included); checkpoints are then sharded "
         "folders (torch.distributed.checkpoint). Without it several processes train with DDP",
+    )
+    _add_report_options(p.add_argument_group("experiment tracking"))
+
+
+def _add_report_options(g) -> None:
+    g.add_argument(
+        "--report-to",
+        choices=sorted(REPORTERS),
+        help="also write the per-step log and every validation pass to TensorBoard event files "
+        "or a local MLflow store (default none; needs pip install 'decoreg[logging]'); "
+        f"{METRICS_FILE} is written either way",
+    )
+    g.add_argument(
+        "--report-dir",
+        type=Path,
+        help=f"folder of the event files or MLflow store (default OUTPUT/{DEFAULT_REPORT_DIR})",
     )
 
 
@@ -115,12 +132,18 @@ def _train_params(args: argparse.Namespace) -> dict:
         "checkpoint_every": args.checkpoint_every,
         "resume": args.resume or None,
         "fsdp": args.fsdp or None,
+        "report_to": args.report_to,
+        "report_dir": None if args.report_to is None else str(_report_dir(args)),
     }
     return {**params, **{k: v for k, v in checkpoints.items() if v is not None}}
 
 
 def _checkpoint_dir(args: argparse.Namespace) -> Path:
     return args.checkpoint_dir or args.output.with_name(args.output.name + CHECKPOINTS_SUFFIX)
+
+
+def _report_dir(args: argparse.Namespace) -> Path:
+    return args.report_dir or args.output / DEFAULT_REPORT_DIR
 
 
 def _remove_checkpoints(folder: Path) -> None:

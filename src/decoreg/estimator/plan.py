@@ -10,7 +10,7 @@ import contextlib
 import math
 import numbers
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +23,7 @@ from decoreg.errors import ConfigError
 from decoreg.estimator.saving import saved_family
 from decoreg.families import check_choice, get_family, refuse_foreign_options
 from decoreg.family_record import Family
+from decoreg.reporting import ReportOptions
 
 SHARED_PARAMS = frozenset(
     {
@@ -32,7 +33,8 @@ SHARED_PARAMS = frozenset(
         "learning_rate", "batch_size", "grad_accum_steps", "max_steps", "epochs", "warmup_steps",
         "schedule", "weight_decay", "max_grad_norm", "eval_every", "early_stopping_patience",
         "select_by", "max_eval_rows", "bf16", "validation_fraction", "checkpoint_dir",
-        "checkpoint_every", "resume", "precision", "device", "fsdp",
+        "checkpoint_every", "resume", "precision", "device", "fsdp", "report_to",
+        "report_dir",
         # DecodeConfig options every family's decoders read
         "num_samples", "temperature", "quantile",
     }
@@ -63,6 +65,7 @@ class RunPlan:
         threads: torch threads for fit and predict (None: torch's default).
         placement: The device and precision models are built, loaded and run with (checked
             against this machine when the plan is resolved, before any data is read).
+        reporting: Where the training log goes besides `TrainResult.log` (`decoreg.reporting`).
     """
 
     family: Family
@@ -79,6 +82,7 @@ class RunPlan:
     threads: int | None
     placement: Placement
     epochs: int | None = None
+    reporting: ReportOptions = field(default_factory=ReportOptions)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.validation_fraction < 1.0:
@@ -181,6 +185,7 @@ def resolve_plan(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> RunP
         threads=params["num_threads"] or family.default_threads,
         placement=Placement.resolve(params["device"], Precision(train.precision)),
         epochs=params["epochs"],
+        reporting=ReportOptions(to=params["report_to"], directory=params["report_dir"]),
     )
 
 

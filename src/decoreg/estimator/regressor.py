@@ -14,12 +14,13 @@ from decoreg.config import DecodeConfig, TrainConfig
 from decoreg.data import PYTHON_SOURCE
 from decoreg.distributed import World
 from decoreg.estimator import saving
+from decoreg.estimator.fitting import fit_model
 from decoreg.estimator.inputs import declare_input_tags, fit_rows, read_inputs
 from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
 from decoreg.estimator.uncertainty import UncertaintyMethods, held_out_rows
 from decoreg.families import get_family
 from decoreg.inference import predict_prepared, predict_with_distribution, with_fallback
-from decoreg.training import Dataset, EvaluationHook, TrainResult, fit
+from decoreg.training import EvaluationHook
 
 
 class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
@@ -101,6 +102,9 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
             for the small tabular models, torch's default for causal LMs).
         random_state: Seed for splitting, data order and sampling.
         verbose: Show progress bars.
+        report_to: Also send the training log and every validation pass to "tensorboard"
+            (event files) or "mlflow" (a local file store); "none" keeps `train_result_` only.
+        report_dir: Folder of those event files or of the MLflow store (None: ./runs).
 
     The training options are those of `decoreg.config.TrainConfig`, and the decoder options
     those of `decoreg.config.DecodeConfig`. Where a training option is None the family's
@@ -163,6 +167,8 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         num_threads: int | None = None,
         random_state: int = 0,
         verbose: bool = True,
+        report_to: str = "none",
+        report_dir: str | None = None,
     ) -> None:
         self.model = model
         self.objective = objective
@@ -210,6 +216,8 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         self.num_threads = num_threads
         self.random_state = random_state
         self.verbose = verbose
+        self.report_to = report_to
+        self.report_dir = report_dir
 
     # ------------------------------------------------------------------ configuration
     @classmethod
@@ -264,38 +272,9 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         plan = self.plan()  # every option problem is raised here, before data is read
         inputs, targets, validation = fit_rows(self, plan, X, y, eval_set, source)
         with plan.torch_threads():
-            self._fit_inputs(plan, inputs, targets, validation, on_evaluation)
+            fit_model(self, plan, inputs, targets, validation, on_evaluation)
         self.calibration_ = held_out_rows(validation)  # predict_interval's default rows
         return self
-
-    def _fit_inputs(self, plan: RunPlan, inputs, targets, validation, on_evaluation) -> Any:
-        plan = plan.for_train_rows(len(targets), World.current().size)
-        model = self._initial_model(plan, inputs, targets)
-        if plan.uses_grid:
-            model.grid_trie  # noqa: B018 - raises a ConfigError for a grid it cannot write
-        self.model_ = model
-        self.train_result_ = TrainResult()
-        if plan.max_steps > 0:
-            if validation is not None:
-                validation = Dataset(model.prepare_inputs(validation[0]), validation[1])
-            self.train_result_ = fit(
-                model,
-                plan.objective,
-                Dataset(model.prepare_inputs(inputs), targets),
-                plan.train,
-                validation=validation,
-                decoder=plan.decoder,
-                fallback=model.fallback,
-                on_evaluation=on_evaluation,
-            )
-        self.n_train_rows_ = len(targets)
-        return self
-
-    def _initial_model(self, plan: RunPlan, inputs, targets: np.ndarray):
-        """The saved model of `init_from`, or a new one built from the options and data."""
-        if self.init_from is None:
-            return plan.family.build(plan.params, inputs, targets, plan.placement)
-        return plan.family.load(self.init_from, placement=plan.placement)  # family checked
 
     # --------------------------------------------------------------------- predicting
     def predict(self, X) -> np.ndarray:
