@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from decoreg.checkpoint import Checkpointer, load_trainable_state
+from decoreg.checkpoint import Checkpointer, load_trainable_state, trainable_state
 from decoreg.config import TrainConfig
 from decoreg.core import Decoder, Objective
 from decoreg.data_order import BatchOrder
@@ -169,7 +169,7 @@ def fit(
             result.evaluations.append({"step": step, **report})
             if _improves(report, result.best_validation, config.select_by):
                 result.best_step, result.best_validation, bad_evals = step, report, 0
-                best_state = spill_to_disk(model_tensors(model))  # page cache, not heap
+                best_state = _best_weights(model, device, sharded=config.fsdp)
                 release_free_memory()
             else:
                 bad_evals += 1
@@ -238,6 +238,14 @@ def _optimizer_step(
     scaler.step(optimizer)
     optimizer.zero_grad(set_to_none=True)
     return totals
+
+
+def _best_weights(model, device: torch.device, *, sharded: bool) -> dict:
+    """A copy of the weights to restore at the end: on a CPU spilled to a memory-mapped file
+    (page cache, not heap); sharded (FSDP) or accelerator weights copied where they are."""
+    if device.type == "cpu" and not sharded:
+        return spill_to_disk(model_tensors(model))
+    return trainable_state(model)
 
 
 def _improves(report: dict, best: dict | None, select_by: str) -> bool:
