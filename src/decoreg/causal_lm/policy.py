@@ -112,7 +112,7 @@ class CausalLMPolicy(Policy):
             step_mask[:, step] = ~finished
             picked = log_probs.gather(1, chosen[:, None]).squeeze(1)
             logprobs[:, step] = torch.where(finished, 0.0, picked)
-            entropies[:, step] = masked_entropy(log_probs).masked_fill(finished, 0.0)
+            entropies[:, step] = torch.where(finished, 0.0, masked_entropy(log_probs))
             if allowed is not None:
                 allowed_steps[:, step] = allowed
             prefixes = self._extend(prefixes, chosen, finished)
