@@ -5,7 +5,8 @@ tabular encoder-decoder with cross-entropy (the family's defaults: lr 1e-3, batc
 2,000 steps, early stopping on validation RMSE), saves it, and then fine-tunes that saved model
 with each RL method (`init_from`), keeping the RL checkpoint with the best validation RMSE. Test
 R^2 is measured for the CE start and each RL model with the same decoders (sample-mean, the
-family's default for CE, and greedy).
+family's default for CE, and greedy). A method is an RL objective, optionally with a reward:
+`remax:crps` is ReMax on the leave-one-out CRPS credits (default reward: squared error).
 
 Target (exit code 1 when missed): on at least three datasets, ReMax or expert-guided ReMax
 (genre2) has a higher mean test R^2 over the seeds than its CE start, with the family's default
@@ -84,8 +85,10 @@ def run_cell(name, seed, data, features, args, folder: Path) -> dict:
     }
     for method in args.methods:
         start = time.perf_counter()
+        objective, _, reward = method.partition(":")
+        options = {"num_samples": args.num_samples, "reward_space": "z"}
         rl = DecodingRegressor(
-            objective=method,
+            objective=objective,
             init_from=str(ce_dir),
             learning_rate=args.rl_learning_rate,
             batch_size=args.rl_batch_size,
@@ -94,7 +97,7 @@ def run_cell(name, seed, data, features, args, folder: Path) -> dict:
             eval_every=args.rl_eval_every,
             early_stopping_patience=args.rl_patience,
             schedule="constant",
-            objective_options={"num_samples": args.num_samples, "reward_space": "z"},
+            objective_options=options | ({"reward": reward} if reward else {}),
             **common,
         ).fit(*train, eval_set=validation)
         log = rl.train_result_.log
@@ -111,7 +114,8 @@ def run_cell(name, seed, data, features, args, folder: Path) -> dict:
 
 
 def _summary(rows: list[dict]) -> dict[str, float]:
-    keys = ("reward_mean", "entropy", "sample_rmse", "advantage_abs_mean", "expert_ce")
+    keys = ("reward_mean", "entropy", "number_entropy", "tied_group_share", "sample_rmse",
+            "advantage_abs_mean", "expert_ce")  # fmt: skip
     return {k: float(np.mean([r[k] for r in rows])) for k in keys if k in rows[0]}
 
 

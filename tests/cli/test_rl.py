@@ -21,18 +21,23 @@ def ce_model(tmp_path, tiny_model_dir):
     return data, out
 
 
-@pytest.mark.parametrize("objective", ["remax", "grpo", "rloo", "genre2"])
-def test_rl_from_a_ce_model_round_trips(tmp_path, tiny_model_dir, ce_model, objective):
+@pytest.mark.parametrize(
+    ("objective", "reward"),
+    [("remax", "absolute"), ("grpo", "absolute"), ("rloo", "absolute"), ("genre2", "absolute"),
+     ("remax", "crps")],
+)  # fmt: skip
+def test_rl_from_a_ce_model_round_trips(tmp_path, tiny_model_dir, ce_model, objective, reward):
     data, ce_dir = ce_model
     out = tmp_path / objective
     args = tiny_train_args(data, tiny_model_dir, out, "--objective", objective)
     args += ["--init-from", str(ce_dir), "--decoder", "greedy"]
-    args += ["--objective-option", "num_samples=3", "--objective-option", "reward=absolute"]
+    args += ["--objective-option", "num_samples=3", "--objective-option", f"reward={reward}"]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps_run"] == 2
     first = metrics["log"][0]
-    for name in ("reward_mean", "advantage_std", "unparseable_share", "entropy", "pg_loss"):
+    for name in ("reward_mean", "advantage_std", "unparseable_share", "entropy", "pg_loss",
+                 "number_entropy", "tied_group_share"):  # fmt: skip
         assert np.isfinite(first[name]), name
     assert ("expert_ce" in first) == (objective == "genre2")
     assert ("greedy_reward_mean" in first) == (objective in ("remax", "genre2"))

@@ -17,7 +17,6 @@ from decoreg.datasets.code_metrics import (
     bytecode_bytes,
     code_metric_frame,
     cyclomatic_complexity,
-    stdlib_code_frame,
 )
 from decoreg.datasets.originals import ORIGINALS, original_frame, original_function
 from decoreg.datasets.user_table import load_table_dataset
@@ -144,17 +143,6 @@ def test_bytecode_bytes_sums_nested_code() -> None:
 def test_code_metric_frame_rejects_unparseable_source() -> None:
     with pytest.raises(DataError, match="broken"):
         code_metric_frame({"broken": "def f(:\n"})
-
-
-def test_stdlib_code_sets_are_deterministic_and_cached() -> None:
-    first, dropped = stdlib_code_frame("cyclomatic_complexity")
-    second, _ = stdlib_code_frame("cyclomatic_complexity")  # from the cache
-    pd.testing.assert_frame_equal(first, second)
-    assert len(first) > 1000 and dropped > 0
-    assert first["cyclomatic_complexity"].between(1, 16).all()
-    data = load_dataset("code-bytecode", max_rows=50)
-    assert data.info.kind == "text" and data.info.template.endswith(": ")
-    assert data.frame["text"].str.startswith(("def ", "async def ")).all()
 
 
 # ------------------------------------------------------------------------------ user file

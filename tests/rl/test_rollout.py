@@ -25,7 +25,9 @@ def test_rows_greedy_and_noise_layout():
 
 def test_collect_keeps_the_samples_and_the_greedy_values():
     """Rows b * 3 + r: the samples are rows 0, 1 and 3, 4; the greedy values rows 2 and 5.
-    Entropy: a sum of 6.0 over the samples' 2 + 1 + 1 + 2 = 6 own steps is 1.0 per step."""
+    Entropy: the samples' own steps hold 0.5 + 1.5, 1.0, 2.0, 0.5 + 0.5 = 6.0 over 6 steps, 1.0
+    per step (the 9s past an end and the greedy rows' 7s do not count); per number the sums are
+    2, 1, 2, 1: a number entropy of 1.5."""
     request = RolloutRequest(2, True, 0.5, torch.zeros(2, 2, 2))
     mask = torch.tensor([[1, 1], [1, 0], [1, 1], [1, 0], [1, 1], [1, 1]], dtype=torch.bool)
     values = torch.arange(6, dtype=torch.float64)
@@ -36,13 +38,16 @@ def test_collect_keeps_the_samples_and_the_greedy_values():
         logprobs=-torch.ones(6, 2),
         values=values,
         texts=[str(i) for i in range(6)],
-        entropy_sum=6.0,
+        entropies=torch.tensor(
+            [[0.5, 1.5], [1.0, 9.0], [7.0, 7.0], [2.0, 9.0], [0.5, 0.5], [7.0, 7.0]]
+        ),
     )
     assert rollout.values.tolist() == [[0.0, 1.0], [3.0, 4.0]]
     assert rollout.greedy_values.tolist() == [2.0, 5.0]
     assert rollout.texts == [["0", "1"], ["3", "4"]]
     assert rollout.actions[1, 0].tolist() == [6, 7] and rollout.allowed is None
     assert rollout.entropy == pytest.approx(1.0)
+    assert rollout.number_entropy == pytest.approx(1.5)
 
 
 def test_a_request_checks_its_noise_and_temperature():

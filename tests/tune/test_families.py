@@ -63,6 +63,7 @@ def test_an_rl_study_on_the_tabular_family(tmp_path):
         "objective_options.num_samples",
         "objective_options.expert_weight",
         "objective_options.temperature",
+        "objective_options.reward",
     }
     assert (
         result.best_params["objective_options"]["num_samples"]

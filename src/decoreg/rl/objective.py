@@ -31,7 +31,12 @@ from decoreg.devices import HOST
 from decoreg.rl.advantages import ADVANTAGES
 from decoreg.rl.config import RLConfig
 from decoreg.rl.loss import masked_entropy, policy_gradient_loss
-from decoreg.rl.rewards import compute_rewards, make_reward
+from decoreg.rl.rewards import (
+    compute_baseline_rewards,
+    compute_group_rewards,
+    compute_rewards,
+    make_reward,
+)
 from decoreg.rl.rollout import Rollout, input_uniforms
 
 
@@ -94,7 +99,13 @@ class RLObjective(Objective):
         policy = model.rl_policy(constrained=self.config.constrained)
         values = policy.from_raw(model, torch.tensor(predictions, dtype=torch.float64, device=HOST))
         truth = policy.from_raw(model, torch.tensor(targets, dtype=torch.float64, device=HOST))
-        return {"reward": float(self._rewards(model, policy, values, truth).mean())}
+        rewards = compute_rewards(
+            self.reward,
+            self._in_reward_space(model, policy, values),
+            self._in_reward_space(model, policy, truth),
+            **self._reward_settings,
+        )
+        return {"reward": float(rewards.mean())}
 
     def begin_step(self, step: int) -> None:
         """Called by the training loop before the micro-batches of optimizer step `step`."""
@@ -178,29 +189,32 @@ class RLObjective(Objective):
                 encoding=encoding,
             )
         targets = batch.targets.double().cpu()  # [B], model target space
-        rewards = self._rewards(model, policy, rollout.values, targets[:, None])
+        samples = self._in_reward_space(model, policy, rollout.values)  # [B, G]
+        truth = self._in_reward_space(model, policy, targets)  # [B]
+        rewards = compute_group_rewards(self.reward, samples, truth, **self._reward_settings)
         greedy_rewards = None
         if rollout.greedy_values is not None:
-            greedy_rewards = self._rewards(model, policy, rollout.greedy_values, targets)
+            greedy = self._in_reward_space(model, policy, rollout.greedy_values)
+            greedy_rewards = compute_baseline_rewards(
+                self.reward, greedy, samples, truth, **self._reward_settings
+            )
         advantages = self.estimator(rewards, greedy_rewards, config.grpo_scale)  # [B, G]
         experts = None
         if config.expert_weight > 0:
             experts = policy.expert_actions(model, rollout, targets)
-        metrics = _rollout_metrics(rollout, rewards, greedy_rewards, advantages, targets)
+        metrics = rollout_metrics(rollout, rewards, greedy_rewards, advantages, targets)
         scored = ScoredRollout(batch, rollout, advantages.reshape(-1), experts, metrics)
         return scored, encoding
 
-    def _rewards(self, model, policy, values: Tensor, targets: Tensor) -> Tensor:
-        space = self.config.reward_space
-        predictions = policy.to_reward_space(model, values, space)
-        truth = policy.to_reward_space(model, targets.expand_as(values), space)
-        return compute_rewards(
-            self.reward,
-            predictions.reshape(-1),
-            truth.reshape(-1),
-            unparseable_reward=self.config.unparseable_reward,
-            name=f"reward {self.config.reward!r}",
-        ).view(values.shape)
+    def _in_reward_space(self, model, policy, values: Tensor) -> Tensor:
+        return policy.to_reward_space(model, values, self.config.reward_space)
+
+    @property
+    def _reward_settings(self) -> dict:
+        return {
+            "unparseable_reward": self.config.unparseable_reward,
+            "name": f"reward {self.config.reward!r}",
+        }
 
     def _reference_logprobs(self, model, policy, scored, actions, mask) -> Tensor | None:
         """Log-probs of the sampled actions under a frozen copy of the starting model."""
@@ -235,18 +249,37 @@ def _expert_cross_entropy(log_dist: Tensor, experts: Tensor, mask: Tensor) -> Te
     return -(picked * has_expert).sum() / has_expert.sum().clamp(min=1)
 
 
-def _rollout_metrics(rollout, rewards, greedy_rewards, advantages, targets) -> dict[str, float]:
-    """What to watch per step: reward, advantage spread, unparseable share, entropy."""
+def rollout_metrics(
+    rollout: Rollout,
+    rewards: Tensor,  # [B, G]
+    greedy_rewards: Tensor | None,  # [B]
+    advantages: Tensor,  # [B, G]
+    targets: Tensor,  # [B] model target space
+) -> dict[str, float]:
+    """What to watch per step (TRL and GenRe2 log the same diagnostics).
+
+    Returns:
+        reward and advantage statistics; ``tied_group_share``, the share of inputs whose G
+        rewards are all equal (GRPO, RLOO and crps credits give such a group zero advantage,
+        so it teaches nothing; ReMax still gives it reward minus the greedy reward);
+        ``entropy``, the mean per-step entropy (nats) of the temperature-1 sampling
+        distribution over all sampled steps; ``number_entropy``, the mean over samples of
+        their steps' summed entropies (the entropy of the distribution over whole numbers);
+        ``unparseable_share`` and ``sample_rmse`` of the samples in the model's target space.
+    """
     parsed = torch.isfinite(rollout.values)
     errors = (rollout.values - targets[:, None])[parsed]
+    tied = rewards.amax(dim=1) == rewards.amin(dim=1)  # [B]
     metrics = {
         "reward_mean": float(rewards.mean()),
         "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
         "advantage_mean": float(advantages.mean()),
         "advantage_std": float(advantages.std()) if advantages.numel() > 1 else 0.0,
         "advantage_abs_mean": float(advantages.abs().mean()),
+        "tied_group_share": float(tied.double().mean()),
         "unparseable_share": float((~parsed).double().mean()),
         "entropy": rollout.entropy,
+        "number_entropy": rollout.number_entropy,
         "sample_rmse": float(errors.pow(2).mean().sqrt()) if errors.numel() else float("nan"),
     }
     if greedy_rewards is not None:

@@ -1,15 +1,19 @@
-"""Rewards on whole decoded numbers: `(predictions [N], targets [N]) -> rewards [N]`.
+"""Rewards on whole decoded numbers.
 
-Every reward is a frozen dataclass built from `RewardOptions` by `make_reward(name, options)`;
-`REWARDS` maps the names. `compute_rewards` adds what every reward shares: a fixed penalty for
-outputs that could not be parsed (NaN predictions) and a clear error when a reward returns a
-non-finite number. Which space the numbers are in (the model's, raw targets, z-scores) is the
-caller's choice; the rewards only see two arrays.
+A pointwise reward scores each number on its own, `(predictions [N], targets [N]) -> [N]`; a
+`GroupReward` scores each of the G samples of an input against the others (`crps`: its
+leave-one-out credit to the group's CRPS). Every reward is built from `RewardOptions` by
+`make_reward(name, options)`; `REWARDS` maps the names. `compute_rewards` (single numbers),
+`compute_group_rewards` (the [B, G] samples) and `compute_baseline_rewards` (ReMax's greedy
+numbers) add what every reward shares: a fixed penalty for outputs that could not be parsed
+(NaN predictions) and a clear error when a reward returns a non-finite number. Which space the
+numbers are in (the model's, raw targets, z-scores) is the caller's choice.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +22,7 @@ from torch import Tensor
 
 from decoreg.devices import HOST
 from decoreg.errors import ConfigError, DecoregError
+from decoreg.rl.crps import MIN_GROUP, crps_credits
 
 
 class RewardError(DecoregError, ValueError):
@@ -81,16 +86,77 @@ class GaussianKernel:
 
 RewardFunction = Callable[[Tensor, Tensor], Tensor]
 
-REWARDS: dict[str, Callable[[RewardOptions], RewardFunction]] = {
+
+class GroupReward(ABC):
+    """A reward that scores each of an input's G samples against the others of its group.
+
+    Attributes:
+        min_samples: Fewest samples per group it can score.
+    """
+
+    min_samples: int = 2
+
+    @abstractmethod
+    def group(
+        self,
+        predictions: Tensor,  # [B, G] float64, only the `parsed` entries are meaningful
+        targets: Tensor,  # [B] float64
+        parsed: Tensor,  # [B, G] bool
+    ) -> Tensor:  # [B, G], read only where parsed
+        """The reward of every parsed sample, given the other parsed samples of its group."""
+
+    @abstractmethod
+    def single(self, predictions: Tensor, targets: Tensor) -> Tensor:  # [N], [N] -> [N]
+        """The reward of a number standing alone (a validation prediction)."""
+
+    def joined(
+        self,
+        predictions: Tensor,  # [B, G] float64
+        parsed: Tensor,  # [B, G] bool
+        extra: Tensor,  # [B] float64, parsed
+        targets: Tensor,  # [B] float64
+    ) -> Tensor:  # [B]
+        """The reward `extra` would get as one more member of its group (ReMax's greedy
+        baseline on the same scale as the samples' rewards)."""
+        everyone = torch.cat([predictions, extra[:, None]], dim=1)
+        mask = torch.cat([parsed, torch.ones_like(parsed[:, :1])], dim=1)
+        return self.group(everyone, targets, mask)[:, -1]
+
+
+@dataclass(frozen=True)
+class CRPSCredit(GroupReward):
+    """Leave-one-out credit to the fair CRPS of the group's samples (`decoreg.rl.crps`):
+    fCRPS(group without the sample) - fCRPS(group). Unparseable samples are left out of the
+    group; alone, a number's reward is -|prediction - target|, the CRPS of a point forecast."""
+
+    min_samples: int = MIN_GROUP
+
+    def group(self, predictions: Tensor, targets: Tensor, parsed: Tensor) -> Tensor:
+        return crps_credits(predictions, targets, parsed)
+
+    def single(self, predictions: Tensor, targets: Tensor) -> Tensor:
+        return -(predictions - targets).abs()
+
+
+Reward = RewardFunction | GroupReward
+
+REWARDS: dict[str, Callable[[RewardOptions], Reward]] = {
     "squared": lambda options: NegativeSquaredError(),
     "absolute": lambda options: NegativeAbsoluteError(),
     "clipped-squared": lambda options: ClippedSquaredError(options.clip),
     "gaussian": lambda options: GaussianKernel(options.sigma),
+    "crps": lambda options: CRPSCredit(),
 }
-"""Reward name -> factory taking `RewardOptions`; add an entry to register your own."""
+"""Reward name -> factory taking `RewardOptions`; add an entry to register your own (a
+pointwise callable or a `GroupReward`)."""
 
 
-def make_reward(name: str, options: RewardOptions | None = None) -> RewardFunction:
+def reward_min_samples(reward: Reward) -> int:
+    """Fewest samples per input the reward needs (1 for a pointwise reward)."""
+    return reward.min_samples if isinstance(reward, GroupReward) else 1
+
+
+def make_reward(name: str, options: RewardOptions | None = None) -> Reward:
     """Build reward `name`; a ConfigError naming the choices when it does not exist.
 
     The reward is tried on a small probe so that one returning NaN, infinity or the wrong
@@ -102,21 +168,82 @@ def make_reward(name: str, options: RewardOptions | None = None) -> RewardFuncti
     probe_predictions = torch.tensor([0.0, 0.5, 1.0, -2.0], dtype=torch.float64, device=HOST)
     probe_targets = torch.tensor([0.0, 1.0, 0.25, 3.0], dtype=torch.float64, device=HOST)
     try:
-        _checked(reward(probe_predictions, probe_targets), probe_predictions, probe_targets, name)
+        values = _pointwise(reward)(probe_predictions, probe_targets)
+        _checked(values, probe_predictions, probe_targets, name)
+        if isinstance(reward, GroupReward):
+            group = probe_predictions[None]
+            values = reward.group(group, probe_targets[:1], torch.ones_like(group, dtype=bool))
+            _checked(values, group, probe_targets[:1].expand_as(group), name)
     except RewardError as error:
         raise ConfigError(f"reward {name!r} fails on a probe: {error}") from error
     return reward
 
 
+def _pointwise(reward: Reward) -> RewardFunction:
+    return reward.single if isinstance(reward, GroupReward) else reward
+
+
+def compute_group_rewards(
+    reward: Reward,
+    predictions: Tensor,  # [B, G] float64, NaN where the output could not be parsed
+    targets: Tensor,  # [B] float64
+    *,
+    unparseable_reward: float,
+    name: str = "reward",
+) -> Tensor:  # [B, G] float64
+    """The rewards of the G samples of each input; unparseable ones get `unparseable_reward`
+    (and a group reward leaves them out of the group)."""
+    if not isinstance(reward, GroupReward):
+        flat = compute_rewards(
+            reward,
+            predictions.reshape(-1),
+            targets.double()[:, None].expand_as(predictions).reshape(-1),
+            unparseable_reward=unparseable_reward,
+            name=name,
+        )
+        return flat.view(predictions.shape)
+    predictions, targets = predictions.double(), targets.double()
+    parsed = torch.isfinite(predictions)
+    safe = torch.where(parsed, predictions, targets[:, None])
+    values = reward.group(safe, targets, parsed)
+    _checked(values, safe, targets[:, None].expand_as(safe), name, rows=parsed)
+    return torch.where(parsed, values.double(), torch.full_like(safe, unparseable_reward))
+
+
+def compute_baseline_rewards(
+    reward: Reward,
+    extra: Tensor,  # [B] float64, one more number per input (the greedy decode), NaN allowed
+    samples: Tensor,  # [B, G] float64, the input's samples, NaN where unparseable
+    targets: Tensor,  # [B] float64
+    *,
+    unparseable_reward: float,
+    name: str = "reward",
+) -> Tensor:  # [B] float64
+    """The reward of one extra number per input: its own for a pointwise reward, the one it
+    would earn joining the samples' group for a `GroupReward`."""
+    if not isinstance(reward, GroupReward):
+        return compute_rewards(
+            reward, extra, targets, unparseable_reward=unparseable_reward, name=name
+        )
+    extra, samples, targets = extra.double(), samples.double(), targets.double()
+    parsed, extra_parsed = torch.isfinite(samples), torch.isfinite(extra)
+    safe = torch.where(parsed, samples, targets[:, None])
+    safe_extra = torch.where(extra_parsed, extra, targets)
+    values = reward.joined(safe, parsed, safe_extra, targets)
+    _checked(values, safe_extra, targets, name, rows=extra_parsed)
+    return torch.where(extra_parsed, values.double(), torch.full_like(values, unparseable_reward))
+
+
 def compute_rewards(
-    reward: RewardFunction,
+    reward: Reward,
     predictions: Tensor,  # [N] float64, NaN where the output could not be parsed
     targets: Tensor,  # [N] float64
     *,
     unparseable_reward: float,
     name: str = "reward",
 ) -> Tensor:
-    """[N] float64 rewards; unparseable outputs get `unparseable_reward`.
+    """[N] float64 rewards of single numbers (a group reward's `single`); unparseable outputs
+    get `unparseable_reward`.
 
     Raises:
         RewardError: when the reward is NaN or infinite for a parsed prediction, naming the
@@ -126,7 +253,7 @@ def compute_rewards(
     targets = targets.double()
     parsed = torch.isfinite(predictions)
     safe = torch.where(parsed, predictions, targets)
-    values = _checked(reward(safe, targets), safe, targets, name, rows=parsed)
+    values = _checked(_pointwise(reward)(safe, targets), safe, targets, name, rows=parsed)
     return torch.where(
         parsed, values.double(), torch.full_like(values.double(), unparseable_reward)
     )

@@ -38,7 +38,8 @@ class Rollout:
         values: [B, G] float64 numbers in the model's target space, NaN where unparseable.
         greedy_values: [B] float64 greedy-decoded numbers, or None when not decoded.
         texts: B lists of G written numbers.
-        entropy: Mean entropy (nats) of the sampling distribution per sampled step.
+        entropies: [B, G, L] entropy (nats) of the temperature-1 distribution (grammar-masked
+            when constrained) each step was sampled from; 0 past each number's end.
     """
 
     actions: Tensor
@@ -48,11 +49,23 @@ class Rollout:
     values: Tensor
     greedy_values: Tensor | None
     texts: list[list[str]]
-    entropy: float
+    entropies: Tensor
 
     @property
     def num_samples(self) -> int:
         return int(self.actions.shape[1])
+
+    @property
+    def entropy(self) -> float:
+        """Mean per-step entropy over every sampled step of every sample (token-weighted)."""
+        return float(self.entropies[self.mask].double().mean()) if self.mask.any() else 0.0
+
+    @property
+    def number_entropy(self) -> float:
+        """Mean over samples of the sum of their steps' entropies: by the chain rule an
+        unbiased estimate of the entropy (nats) of the distribution over whole numbers when
+        sampled at temperature 1."""
+        return float((self.entropies * self.mask).double().sum(-1).mean())
 
     def flat(self, name: str) -> Tensor:
         """A [B, G, ...] field as [B * G, ...] (row b * G + g)."""
@@ -119,7 +132,7 @@ class RolloutRequest:
         logprobs: Tensor,  # [B * R, L]
         values: Tensor,  # [B * R] float64
         texts: list[str],  # B * R
-        entropy_sum: float,  # over the sampled rows' own steps
+        entropies: Tensor,  # [B * R, L] each step's entropy
     ) -> Rollout:
         """The rows as a `Rollout`: the G samples of each input and its greedy value."""
         b, r, g = self.batch_size, self.rows_per_input, self.num_samples
@@ -135,7 +148,7 @@ class RolloutRequest:
             values=samples(values),
             greedy_values=values.view(b, r)[:, -1] if self.with_greedy else None,
             texts=[texts[i * r : i * r + g] for i in range(b)],
-            entropy=entropy_sum / max(1, int(samples(mask).sum())),
+            entropies=samples(entropies) * samples(mask),
         )
 
 

@@ -49,14 +49,15 @@ class TabularPolicy(Policy):
         ids = torch.zeros(n, 0, dtype=torch.long, device=HOST)
         logprobs = torch.zeros(n, length, device=HOST)
         allowed_steps = []  # L of [N, V]
-        entropy_sum, last = 0.0, None
+        entropies = torch.zeros(n, length)
+        last = None
         for step in range(length):
             logits = model.decode_step(state, last).float().cpu()  # [N, V]
             allowed = model.allowed_next_tokens(ids)
             log_probs = self._log_probs(logits, allowed)
             chosen = choose_actions(log_probs, greedy, request.temperature, noise[:, step])
             logprobs[:, step] = log_probs.gather(1, chosen[:, None]).squeeze(1)
-            entropy_sum += float(masked_entropy(log_probs)[~greedy].sum())
+            entropies[:, step] = masked_entropy(log_probs)
             allowed_steps.append(allowed)
             ids = torch.cat([ids, chosen[:, None]], dim=1)
             last = chosen.to(model.device)
@@ -69,7 +70,7 @@ class TabularPolicy(Policy):
             logprobs=logprobs,
             values=torch.where(torch.isfinite(values), values, torch.nan),
             texts=model.number_texts(ids.tolist()),
-            entropy_sum=entropy_sum,
+            entropies=entropies,
         )
 
     def num_steps(self, model) -> int:

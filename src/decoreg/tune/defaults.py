@@ -43,6 +43,8 @@ RL_OPTIONS = (
     ParamSpec("objective_options.num_samples", "int", 4, 16, step=4),
     ParamSpec("objective_options.expert_weight", "float", 0.0, 0.2),
     ParamSpec("objective_options.temperature", "float", 0.5, 1.5),
+    # crps trains the sampled distribution the default sample-mean decoder averages
+    ParamSpec("objective_options.reward", "categorical", choices=("squared", "crps")),
 )
 RL_LEARNING_RATES = {"causal-lm": (1e-6, 1e-4), "tabular": (1e-5, 1e-3)}
 """RL starts from a trained model (`init_from`): smaller steps than training it."""
