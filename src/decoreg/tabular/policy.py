@@ -49,7 +49,7 @@ class TabularPolicy(Policy):
         ids = torch.zeros(n, 0, dtype=torch.long, device=HOST)
         logprobs = torch.zeros(n, length, device=HOST)
         allowed_steps = []  # L of [N, V]
-        entropies = torch.zeros(n, length)
+        entropies = torch.zeros(n, length, device=HOST)
         last = None
         for step in range(length):
             logits = model.decode_step(state, last).float().cpu()  # [N, V]
