@@ -14,81 +14,63 @@ from decoreg.devices import HOST, Precision, model_device
 from decoreg.distributed import SINGLE_PROCESS, World, gather_objects, strided_share
 from decoreg.uncertainty.distribution import Predictive
 
+OUTPUTS = ("numbers", "distribution", "both")
+"""What `predict_prepared` returns: predictions, each row's `Predictive`, or both as a pair."""
+
 
 def predict_prepared(
     model,
     decoder: Decoder,
     inputs: Sequence[Any],
     *,
-    distribution: bool = False,
+    output: str = "numbers",
     batch_size: int = 16,
     seed: int = 0,
     show_progress: bool = False,
     description: str = "predict",
     precision: str = "fp32",
     world: World = SINGLE_PROCESS,
-) -> Predictions | Predictive:
+) -> Predictions | Predictive | tuple[Predictions, Predictive]:
     """Decode prepared inputs in batches; values come back in raw target space (NaN unparsed).
 
     Rows are decoded in order of length to cut padding and returned in the input order.
     The forward passes run on the model's device under `precision`'s autocast (bf16 is 2-3x
-    faster than fp32 on a CPU; `decoreg.devices`). With `distribution`, each row's predictive
-    distribution (`decoder.distribution`) instead, on the raw scale (the model's inverse target
-    transform, which is increasing, maps its values).
+    faster than fp32 on a CPU; `decoreg.devices`). `output="distribution"` gives each row's
+    predictive distribution (`decoder.distribution`) instead, on the raw scale (the model's
+    inverse target transform, which is increasing, maps its values); "both" gives the pair
+    from one decoding pass (`Decoder.decode_with_distribution`): the same numbers, bit for
+    bit, and the same distributions as the two calls.
 
     With several processes in `world` (a collective call: every process passes the same
     inputs), each decodes every `world.size`-th row on its own device and every process gets
     all the rows back, in order. Sampling decoders draw each row's noise from (seed, row), so
     the split does not change the numbers.
     """
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
     if world.is_distributed:
         share = strided_share(len(inputs), world)
         local = predict_prepared(
-            model, decoder, take_rows(inputs, share), distribution=distribution,
-            batch_size=batch_size, seed=seed, show_progress=show_progress and world.is_main,
-            description=description, precision=precision,
+            model, decoder, take_rows(inputs, share), output=output, batch_size=batch_size,
+            seed=seed, show_progress=show_progress and world.is_main, description=description,
+            precision=precision,
         )  # fmt: skip
-        return _interleave(gather_objects(local, world), len(inputs))
-    decode = decoder.distribution if distribution else decoder.__call__
+        gathered = gather_objects(local, world)
+        if output == "both":
+            return tuple(_interleave([part[i] for part in gathered], len(inputs)) for i in (0, 1))
+        return _interleave(gathered, len(inputs))
+    decode = {
+        "numbers": decoder.__call__,
+        "distribution": decoder.distribution,
+        "both": decoder.decode_with_distribution,
+    }[output]
     parts, restore = _decode_by_length(
         model, decode, inputs, batch_size, seed, show_progress, description, Precision(precision)
     )
-    if distribution:
+    if output == "numbers":
+        return _merge_predictions(model, parts, restore)
+    if output == "distribution":
         return _merge_distributions(model, parts, restore)
-    return _merge_predictions(model, parts, restore)
-
-
-def predict_with_distribution(
-    model,
-    decoder: Decoder,
-    inputs: Sequence[Any],
-    *,
-    batch_size: int = 16,
-    seed: int = 0,
-    show_progress: bool = False,
-    description: str = "predict",
-    precision: str = "fp32",
-    world: World = SINGLE_PROCESS,
-) -> tuple[Predictions, Predictive]:
-    """`predict_prepared`'s predictions and distributions from one decoding pass
-    (`Decoder.decode_with_distribution`): the same numbers, bit for bit, as without
-    `distribution`, and the same distributions as with it; split over `world` the same way."""
-    if world.is_distributed:
-        share = strided_share(len(inputs), world)
-        numbers, distributions = predict_with_distribution(
-            model, decoder, take_rows(inputs, share), batch_size=batch_size, seed=seed,
-            show_progress=show_progress and world.is_main, description=description,
-            precision=precision,
-        )  # fmt: skip
-        gathered = gather_objects((numbers, distributions), world)
-        return (
-            _interleave([part[0] for part in gathered], len(inputs)),
-            _interleave([part[1] for part in gathered], len(inputs)),
-        )
-    parts, restore = _decode_by_length(
-        model, decoder.decode_with_distribution, inputs, batch_size, seed, show_progress,
-        description, Precision(precision),
-    )  # fmt: skip
     numbers, distributions = zip(*parts, strict=True) if parts else ((), ())
     return (
         _merge_predictions(model, list(numbers), restore),

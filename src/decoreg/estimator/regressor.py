@@ -19,7 +19,7 @@ from decoreg.estimator.inputs import declare_input_tags, fit_rows, read_inputs
 from decoreg.estimator.plan import RunPlan, resolve_plan, train_option
 from decoreg.estimator.uncertainty import UncertaintyMethods, held_out_rows
 from decoreg.families import get_family
-from decoreg.inference import predict_prepared, predict_with_distribution, with_fallback
+from decoreg.inference import predict_prepared, with_fallback
 from decoreg.training import EvaluationHook
 
 
@@ -299,23 +299,20 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
     def _predict(self, plan: RunPlan, inputs, seed: int | None, *, output: str = "numbers"):
         """From the plan's decoder: predictions ("numbers"), each row's `Predictive`
         ("distribution"), or (predictions, distributions) from one decoding pass ("both")."""
-        options = dict(
-            batch_size=plan.predict_batch_size,
-            seed=self.random_state if seed is None else seed,
-            show_progress=self.verbose,
-            description=f"predict{'' if output == 'numbers' else ' ' + output} "
-            f"({plan.decoder_name})",
-            precision=plan.train.precision,
-            world=World.current(),  # under torchrun: the rows split across the processes
-        )
         with plan.torch_threads():
-            prepared = self.model_.prepare_inputs(inputs)
-            if output == "both":
-                return predict_with_distribution(self.model_, plan.decoder, prepared, **options)
             return predict_prepared(
-                self.model_, plan.decoder, prepared, distribution=output == "distribution",
-                **options,
-            )  # fmt: skip
+                self.model_,
+                plan.decoder,
+                self.model_.prepare_inputs(inputs),
+                output=output,
+                batch_size=plan.predict_batch_size,
+                seed=self.random_state if seed is None else seed,
+                show_progress=self.verbose,
+                description=f"predict{'' if output == 'numbers' else ' ' + output} "
+                f"({plan.decoder_name})",
+                precision=plan.train.precision,
+                world=World.current(),  # under torchrun: the rows split across the processes
+            )
 
     # ------------------------------------------------------------------------- saving
     def save(self, directory: str | Path, *, target_column: str | None = None) -> Path:
