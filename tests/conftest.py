@@ -148,3 +148,29 @@ def tiny_lm_estimator(model_dir, **params):
         verbose=False,
     )
     return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
+
+
+def tiny_tabular_estimator(**params):
+    """A quiet tabular DecodingRegressor small enough to train in a second: 6 steps of batch 8,
+    evaluated every 3, 2 samples per row; `params` override these."""
+    from decoreg.estimator import DecodingRegressor
+
+    defaults = dict(
+        family="tabular",
+        max_steps=6,
+        eval_every=3,
+        batch_size=8,
+        verbose=False,
+        num_samples=2,
+        tabular_options={"d_model": 8, "heads": 2, "layers": 1, "ff_size": 16},
+    )
+    return DecodingRegressor(**{**defaults, **params})
+
+
+def linear_rows(n: int = 40):
+    """`(frame, y)`: one feature x evenly spaced over [0, 1] and y = 3x."""
+    import numpy as np
+    import pandas as pd
+
+    x = np.linspace(0.0, 1.0, n)
+    return pd.DataFrame({"x": x}), 3.0 * x

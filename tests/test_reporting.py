@@ -7,33 +7,15 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from decoreg import reporting
 from decoreg.errors import ConfigError
-from decoreg.estimator import DecodingRegressor
 from decoreg.reporting import Reporter, ReportOptions, make_reporter
+from tests.conftest import linear_rows as data
+from tests.conftest import tiny_tabular_estimator as tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def tiny(**params) -> DecodingRegressor:
-    defaults = dict(
-        family="tabular",
-        max_steps=6,
-        eval_every=3,
-        batch_size=8,
-        verbose=False,
-        num_samples=2,
-        tabular_options={"d_model": 8, "heads": 2, "layers": 1, "ff_size": 16},
-    )
-    return DecodingRegressor(**{**defaults, **params})
-
-
-def data(n: int = 40) -> tuple[pd.DataFrame, np.ndarray]:
-    x = np.linspace(0.0, 1.0, n)
-    return pd.DataFrame({"x": x}), 3.0 * x
 
 
 def logged_series(result, source: str) -> dict[str, list[tuple[int, float]]]:

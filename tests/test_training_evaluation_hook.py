@@ -3,32 +3,16 @@ pass, and an exception it raises ends the run (how `decoreg.tune` prunes a trial
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from decoreg.estimator import DecodingRegressor
+from tests.conftest import linear_rows as data
+from tests.conftest import tiny_tabular_estimator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def tiny(**params) -> DecodingRegressor:
-    defaults = dict(
-        family="tabular",
-        max_steps=9,
-        eval_every=3,
-        early_stopping_patience=0,
-        batch_size=8,
-        verbose=False,
-        num_samples=2,
-        tabular_options={"d_model": 8, "heads": 2, "layers": 1, "ff_size": 16},
-    )
-    return DecodingRegressor(**{**defaults, **params})
-
-
-def data(n: int = 40) -> tuple[pd.DataFrame, np.ndarray]:
-    x = np.linspace(0.0, 1.0, n)
-    return pd.DataFrame({"x": x}), 3.0 * x
+def tiny(**params):
+    return tiny_tabular_estimator(**{"max_steps": 9, "early_stopping_patience": 0, **params})
 
 
 def test_the_hook_sees_every_evaluation_the_result_records():
