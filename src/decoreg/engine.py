@@ -38,12 +38,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from decoreg.core import Batch, Objective
+from decoreg.devices import model_device
 from decoreg.distributed import World
 from decoreg.errors import ConfigError
 
@@ -180,11 +180,6 @@ def check_fsdp(fsdp: bool, world: World) -> None:
             "is a single process: launch with `torchrun --nproc-per-node N -m decoreg.cli train "
             "... --fsdp` (or accelerate launch), or drop --fsdp"
         )
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """Where the model's parameters live (its first one's device)."""
-    return next(model.parameters()).device
 
 
 class PlainModules:

@@ -22,6 +22,7 @@ import tempfile
 import torch
 from torch import Tensor, nn
 
+from decoreg.devices import model_device
 from decoreg.errors import ConfigError
 
 RELEASE_EVERY = 8
@@ -60,7 +61,7 @@ def available_bytes(device: torch.device) -> int | None:
 def check_memory_fits(model: nn.Module, available: int | None = None) -> None:
     """A ConfigError before training when the floor (`training_floor_bytes`) exceeds the free
     memory of the model's device (`available`, or `available_bytes`)."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     free = available_bytes(device) if available is None else available
     need = training_floor_bytes(model)
     if free is not None and need > free:

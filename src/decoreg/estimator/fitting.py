@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from decoreg.devices import model_device
 from decoreg.distributed import World
 from decoreg.estimator.plan import RunPlan
 from decoreg.memory import available_bytes, check_memory_fits, out_of_memory_error
@@ -41,7 +42,7 @@ def fit_model(estimator, plan: RunPlan, inputs, targets: np.ndarray, validation,
                 on_step=reporter.log_step,
             )
         except (torch.cuda.OutOfMemoryError, MemoryError) as error:
-            device = next(model.parameters()).device
+            device = model_device(model)
             raise out_of_memory_error(model, device, available_bytes(device)) from error
         finally:
             reporter.close()
