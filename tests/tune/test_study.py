@@ -204,6 +204,17 @@ def test_the_grid_sampler_runs_every_combination_once_then_stops(tmp_path):
     assert seen == [(1e-3, 1), (1e-3, 2), (1e-2, 1), (1e-2, 2)]  # 4 of the 10 asked for
 
 
+def test_a_grid_point_killed_mid_trial_is_run_again_on_resume(tmp_path):
+    grid = SearchSpace((ParamSpec("learning_rate", "categorical", choices=(1e-3, 3e-3, 1e-2)),))
+    first = study(tmp_path, n_trials=1, search_space=grid, sampler="grid")
+    killed = first.study.ask()  # the second grid point, left running as by a SIGKILL
+    killed.suggest_categorical("learning_rate", [1e-3, 3e-3, 1e-2])
+    resumed = study(tmp_path, n_trials=3, search_space=grid, sampler="grid", resume=True)
+    complete = resumed.study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert sorted(t.params["learning_rate"] for t in complete) == [1e-3, 3e-3, 1e-2]
+    assert resumed.complete == 3 and resumed.failed == 1
+
+
 def test_the_grid_sampler_refuses_a_float_range(tmp_path):
     with pytest.raises(ConfigError, match=r"sampler 'grid'.*'learning_rate' is a float range"):
         study(tmp_path, sampler="grid")

@@ -1,7 +1,8 @@
 """Where a study lives: a writable SQLite file, opened new or resumed after a kill.
 
 Optuna commits each trial to the database as it finishes, so a killed `tune` loses at most the
-trial that was running; `open_study(resume=True)` marks that one failed and carries on. A
+trial that was running; `open_study(resume=True)` marks that one failed and queues it again
+with the same parameters (Optuna's `RetryFailedTrialCallback`), so no point of a study is lost. A
 study records a fingerprint of its data and options (a study user attribute), and a resume
 with other data or options is refused, naming what differs.
 """
@@ -127,8 +128,12 @@ def open_study(
                 f"cannot resume the study {study_name!r} in {storage!r}: it was made with other "
                 f"data or options: {'; '.join(changed)}"
             )
+        retry = optuna.storages.RetryFailedTrialCallback(max_retry=None)
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # killed mid-trial
+            # Queued again with its parameters and system attributes (a grid sampler's grid id
+            # included), else a grid study counts the killed point as visited and skips it.
+            retry(study, study.get_trials(deepcopy=False)[trial.number])
         return study
     study = optuna.create_study(
         storage=storage,
