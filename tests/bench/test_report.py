@@ -161,3 +161,35 @@ def test_distribution_table_from_known_scores() -> None:
                         "2.000 ± 0.000 | 0.925 ± 0.035 | 2.500 ± 0.000 |")  # fmt: skip
     assert lines[3] == "| Greedy | - | - | - | - | - | - |"
     assert lines[4] == "| CQR | - | - | - | - | 0.875 | 2.500 |"
+
+
+def test_panel_table_averages_each_dataset_once() -> None:
+    """CE: R² 0.4 and 0.6 over two seeds on d (mean 0.5), 0.9 on e: panel mean 0.7. Mean
+    predictor only on d (R² 1 - 1.0 = 0): 1/2 datasets. One dataset alone: no table."""
+    from decoreg.bench.report import panel_table
+
+    rows = [
+        row("ce", 0, 0.6, label="CE"),
+        row("ce", 1, 0.4, label="CE"),
+        {**row("ce", 0, 0.1, label="CE"), "dataset": "e"},
+        row("mean", 0, 1.0, label="Mean"),
+        {**row("mean", 0, 1.0, label="Mean", status="failed"), "dataset": "e"},
+    ]
+    lines = panel_table(rows).splitlines()
+    assert lines[0] == "| Method | datasets | mean R² | mean Spearman |"
+    assert lines[2] == "| CE | 2/2 | 0.7000 | 0.5000 |"
+    assert lines[3] == "| Mean | 1/2 | 0.0000 | 0.5000 |"
+    assert len(lines) == 4
+    assert panel_table(rows[:2]) is None
+
+
+def test_rl_diagnostics_plot_skips_methods_without_them_and_shared_fits(tmp_path: Path) -> None:
+    from decoreg.bench.plots import plot_rl_diagnostics
+
+    diagnostics = [[1, 0.5, 2.0], [2, 0.25, None]]  # entropy absent at a step: a gap
+    rl = row("remax", 0, 0.5, train={"diagnostics": diagnostics})
+    shared = row("remax-median", 0, 0.5, train={"diagnostics": diagnostics},
+                 shared_fit_with=rl["cell"])  # fmt: skip
+    path = plot_rl_diagnostics([rl, shared, row("ce", 0, 1.0, train={})], tmp_path / "d.png", "t")
+    assert path is not None and path.read_bytes()[:4] == b"\x89PNG"
+    assert plot_rl_diagnostics([shared, row("ce", 0, 1.0)], tmp_path / "n.png", "t") is None

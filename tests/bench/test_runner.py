@@ -219,3 +219,38 @@ def test_bench_device_and_precision_override_the_suite(tmp_path, tiny_model_dir,
                         placement=placement)  # fmt: skip
     assert summary.failed == 0
     assert seen == [{"device": "cpu", "precision": "bf16-mixed", "bf16": None}]
+
+
+def test_another_decoder_of_a_warm_started_model_reuses_its_fit(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    import decoreg.bench.cell_run as cell_run
+    from decoreg.bench.methods import METHODS, Method
+
+    params = {"family": "causal-lm", "objective": "raft", "decoder": "grid-mean"}
+    staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",), params,
+                    warm_start="ce-greedy")  # fmt: skip
+    median = Method("ce-then-raft-median", "CE then RAFT (median)", "the same, median",
+                    ("text",), {**params, "decoder": "grid-median"},
+                    warm_start="ce-greedy")  # fmt: skip
+    monkeypatch.setitem(METHODS, staged.name, staged)
+    monkeypatch.setitem(METHODS, median.name, median)
+    fits = []
+    real_fit = cell_run._fit
+
+    def counting_fit(cell, data, output, placement, init_from=None):
+        fits.append(cell.method.name)
+        return real_fit(cell, data, output, placement, init_from)
+
+    monkeypatch.setattr(cell_run, "_fit", counting_fit)
+    data = yaml.safe_load(_write_suite(tmp_path, tiny_model_dir).read_text())
+    data["grids"][0]["methods"] = ["ce-then-raft", "ce-then-raft-median"]
+    data["grids"][0]["method_params"] = {}
+    path = tmp_path / "staged.yaml"
+    path.write_text(yaml.safe_dump(data))
+    summary = run_suite(load_suite(path), tmp_path / "out", quick=True, echo=_silent)
+    assert summary.failed == 0
+    assert fits == ["ce-greedy", "ce-then-raft"]  # the first stage, then RAFT once
+    rows = {r["method"]: r for r in read_rows(tmp_path / "out" / RESULTS_FILE)}
+    assert rows["ce-then-raft-median"]["shared_fit_with"] == rows["ce-then-raft"]["cell"]
+    assert rows["ce-then-raft-median"]["fit_seconds"] == 0.0

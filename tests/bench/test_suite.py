@@ -210,3 +210,51 @@ def test_orderings_are_parsed_and_checked() -> None:
         parse_suite(suite_data(orderings=["ce-rail > ce-greedy"]), "t.yaml")
     with pytest.raises(ConfigError, match="names 'raft', which no grid runs"):
         parse_suite(suite_data(orderings=["raft < ce-greedy"]), "t.yaml")
+
+
+TABULAR = {
+    "name": "tab",
+    "description": "a tabular suite",
+    "seeds": [0],
+    "budget_minutes": 150,
+    "quick": BASE["quick"],
+    "grids": [
+        {
+            "name": "g",
+            "datasets": {"abalone": {"train_rows": 50, "validation_rows": 10, "test_rows": 10,
+                                     "params": {"tabular_options": {"d_model": 16}}}},
+            "methods": ["tab-ce", "tab-crps", "tab-crps-median", "tab-crps-greedy"],
+            "params": {"max_steps": 5, "tabular_options": {"layers": 1, "d_model": 8}},
+            "method_params": {
+                name: {"objective_options": {"num_samples": 4}}
+                for name in ("tab-crps", "tab-crps-median", "tab-crps-greedy")
+            },
+        }
+    ],
+}  # fmt: skip
+
+
+def test_dict_parameters_merge_key_by_key_across_layers() -> None:
+    suite = parse_suite(copy.deepcopy(TABULAR), "tab.yaml")
+    assert suite.budget_minutes == 150
+    cells = {c.method.name: c for c in suite.cells()}
+    crps = cells["tab-crps"].params
+    # the grid's depth, the dataset's width over the grid's, the suite's G, the method's reward
+    assert crps["tabular_options"] == {"layers": 1, "d_model": 16}
+    assert crps["objective_options"] == {"num_samples": 4, "reward": "crps"}
+    assert cells["tab-ce"].params["tabular_options"] == {"layers": 1, "d_model": 16}
+
+
+def test_other_decoders_of_a_sampled_model_share_its_fit_and_first_stage() -> None:
+    cells = {c.method.name: c for c in parse_suite(copy.deepcopy(TABULAR), "tab.yaml").cells()}
+    crps, median, greedy = (cells[n] for n in ("tab-crps", "tab-crps-median", "tab-crps-greedy"))
+    assert (median.params["decoder"], greedy.params["decoder"]) == ("sample-median", "greedy")
+    assert crps.fit_key() == median.fit_key() == greedy.fit_key()
+    assert median.warm_start.method.name == "tab-ce" and median.key != crps.key
+    assert get_method("tab-ntl-median").label == "NTL (median)"
+
+
+@pytest.mark.parametrize("budget", [0, "90", True])
+def test_budget_minutes_must_be_a_positive_integer(budget) -> None:
+    with pytest.raises(ConfigError, match="budget_minutes must be an integer >= 1"):
+        parse_suite({**copy.deepcopy(TABULAR), "budget_minutes": budget}, "tab.yaml")

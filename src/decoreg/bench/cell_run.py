@@ -90,6 +90,12 @@ def _train_summary(cell: Cell, estimator: Any) -> dict[str, Any] | None:
         "stopped_early": result.stopped_early,
         "seconds": result.seconds,
         "loss": [[entry["step"], entry["loss"]] for entry in result.log if "loss" in entry],
+        # RL's per-step diagnostics: zero-advantage groups and the sampling entropy
+        "diagnostics": [
+            [entry["step"], entry["tied_group_share"], entry.get("entropy")]
+            for entry in result.log
+            if "tied_group_share" in entry
+        ],
         "evaluations": result.evaluations,
     }
 
@@ -233,7 +239,10 @@ def run_cell(
     row["started_at"] = now()
     fit_key, placement = cell.fit_key(), placement or {}
     try:
-        if cell.warm_start is not None:  # the first stage is kept for the cells that share it
+        if fitted is not None and fit_key is not None and fitted.fit_key == fit_key:
+            estimator, fit_seconds = fitted.estimator, 0.0
+            row["shared_fit_with"] = fitted.cell_id
+        elif cell.warm_start is not None:  # the first stage is kept for the cells sharing it
             folder, row["warm_start_seconds"] = _warm_start_folder(
                 cell, data, output, fitted, placement
             )
@@ -241,9 +250,7 @@ def run_cell(
             fit_start = time.perf_counter()
             estimator = _fit(cell, data, output, placement, init_from=folder)
             fit_seconds = time.perf_counter() - fit_start
-        elif fitted is not None and fit_key is not None and fitted.fit_key == fit_key:
-            estimator, fit_seconds = fitted.estimator, 0.0
-            row["shared_fit_with"] = fitted.cell_id
+            fitted = Fitted(fit_key, estimator, cell.cell_id, fit_seconds)
         else:
             fitted = None
             estimator = _fit(cell, data, output, placement)

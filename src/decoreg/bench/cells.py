@@ -4,7 +4,8 @@ parameters, config and keys.
 Parameters of a decoding cell are merged in this order, later ones winning: the dataset's
 columns and template, the grid's `params`, the dataset's `params`, the grid's
 `method_params[method]`, in quick mode the quick `params`, and last the method's own
-registry parameters (so zero-shot stays zero-shot in quick mode). A layer that sets
+registry parameters (so zero-shot stays zero-shot in quick mode). Dict parameters
+(`tabular_options`, `objective_options`) merge key by key. A layer that sets
 `max_steps` or `epochs` replaces both of the earlier layers' (so `params: {epochs: 1}` and a
 quick `{max_steps: 4}` never meet). Suites are read from YAML by `decoreg.bench.suite`.
 """
@@ -127,6 +128,7 @@ class Suite:
     quick: Mapping[str, Any]
     grids: tuple[Grid, ...]
     orderings: tuple[tuple[str, str], ...] = ()
+    budget_minutes: int = 90  # what the full suite may take on 2 cores
 
     def cells(self, quick: bool = False) -> list[Cell]:
         """All cells in a stable order: seed, grid, dataset, method, model.
@@ -172,6 +174,14 @@ def _dataset_params(entry: DatasetEntry, method: Method) -> dict[str, Any]:
     return {k: v for k, v in columns.items() if v is not None}
 
 
+def _merged(earlier: Any, later: Any) -> Any:
+    """`later`, or for two dicts (tabular_options, objective_options) `earlier` updated by
+    `later` key by key, so a dataset's tuned width and a method's reward both hold."""
+    if isinstance(earlier, Mapping) and isinstance(later, Mapping):
+        return {**earlier, **{k: _merged(earlier.get(k), v) for k, v in later.items()}}
+    return later
+
+
 def _cell_params(
     suite: Suite,
     grid: Grid,
@@ -190,7 +200,7 @@ def _cell_params(
     for layer in (*layers, method.params):
         if any(name in layer for name in STEP_PARAMS):
             params = {k: v for k, v in params.items() if k not in STEP_PARAMS}
-        params.update(layer)
+        params.update({k: _merged(params.get(k), v) for k, v in layer.items()})
     if model is not None:
         params["model"] = model
     params["random_state"] = seed

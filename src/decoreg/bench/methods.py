@@ -135,11 +135,36 @@ _ENTRIES = [
                warm_start="tab-ce")
         for rl, label, description in _RL
     ),
+    Method("tab-crps", "CE → ReMax (CRPS reward)", "Tabular encoder-decoder: ReMax after "
+           "cross-entropy training with the distributional reward (each sample's "
+           "leave-one-out credit to the group's CRPS); mean of samples.", (TABULAR,),
+           {"family": "tabular", "objective": "remax", "decoder": "sample-mean",
+            "objective_options": {"reward": "crps"}}, warm_start="tab-ce"),
     *(
         Method(name, label, description, kinds, baseline=factory)
         for name, (label, description, kinds, factory) in BASELINES.items()
     ),
 ]  # fmt: skip
+_OTHER_DECODERS = {"median": ("sample-median", "median of samples"), "greedy": ("greedy",
+                   "greedy decoding")}  # fmt: skip
+
+
+def _decoded_otherwise(method: Method, suffix: str) -> Method:
+    """`method` with another decoder: the same fit (a suite reuses it), other predictions."""
+    decoder, words = _OTHER_DECODERS[suffix]
+    description = method.description.rsplit(";", 1)[0] + f"; {words}."
+    return Method(f"{method.name}-{suffix}", f"{method.label} ({suffix})", description,
+                  method.data_kinds, {**method.params, "decoder": decoder},
+                  warm_start=method.warm_start)  # fmt: skip
+
+
+_SAMPLED_TABULAR = ("tab-ce", "tab-ntl", "tab-remax", "tab-grpo", "tab-genre2", "tab-crps")
+_ENTRIES += [
+    _decoded_otherwise(method, suffix)
+    for method in _ENTRIES
+    if method.name in _SAMPLED_TABULAR
+    for suffix in _OTHER_DECODERS
+]
 
 METHODS: dict[str, Method] = {method.name: method for method in _ENTRIES}
 

@@ -109,6 +109,8 @@ def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | 
     methods, several = ok_methods(rows)
     curves = []
     for group in methods:
+        if all("shared_fit_with" in row for row in group):
+            continue  # another decoder of a model drawn already: the same training
         by_step: dict[int, list[float]] = {}
         for row in group:
             for evaluation in (row.get("train") or {}).get("evaluations") or []:
@@ -126,6 +128,40 @@ def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | 
     axis.set_ylabel("validation RMSE (mean over seeds)")
     axis.set_title(title)
     axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def plot_rl_diagnostics(rows: Sequence[Row], path: Path, title: str) -> Path | None:
+    """The share of tied groups and the sampling entropy against RL step (mean over seeds)."""
+    methods, several = ok_methods(rows)
+    curves = []
+    for group in methods:
+        if all("shared_fit_with" in row for row in group):
+            continue  # another decoder of a model drawn already: the same training
+        by_step: dict[int, list[tuple[float, float]]] = {}
+        for row in group:
+            for step, tied, entropy in (row.get("train") or {}).get("diagnostics") or []:
+                by_step.setdefault(int(step), []).append((tied, np.nan if entropy is None
+                                                          else entropy))  # fmt: skip
+        if by_step:
+            steps = sorted(by_step)
+            means = np.array([np.nanmean(by_step[s], axis=0) for s in steps])  # [S, 2]
+            curves.append((label_of(group[0], several).replace("\n", " "), steps, means))
+    if not curves:
+        return None
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for label, steps, means in curves:
+        for axis, column in zip(axes, (0, 1), strict=True):
+            axis.plot(steps, means[:, column], label=label, linewidth=1)
+    axes[0].set_ylabel("share of groups with tied rewards")
+    axes[1].set_ylabel("sampling entropy (nats per step)")
+    for axis in axes:
+        axis.set_xlabel("RL step")
+    axes[1].legend(fontsize=7)
+    figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

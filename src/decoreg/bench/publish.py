@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from decoreg.bench.cells import Suite
-from decoreg.bench.plots import plot_learning_curves, plot_metric_bars, plot_predictions
+from decoreg.bench.plots import (
+    plot_learning_curves,
+    plot_metric_bars,
+    plot_predictions,
+    plot_rl_diagnostics,
+)
 from decoreg.bench.report import (
     distribution_table,
     failure_lines,
     group_rows,
     ordering_lines,
+    panel_table,
     render_table,
 )
 from decoreg.bench.rows import RESULTS_FILE, RUNS_FILE, latest_rows, read_rows
@@ -21,7 +27,6 @@ from decoreg.datasets import DATASETS
 
 MARKDOWN_FILE = "results.md"
 PLOTS_DIR = "plots"
-FULL_BUDGET_MINUTES = 90
 QUICK_BUDGET_MINUTES = 10
 
 
@@ -67,7 +72,7 @@ def write_report(suite: Suite, output: Path, quick: bool = False) -> Path:
     (output / PLOTS_DIR).mkdir(exist_ok=True)
     ok = [r for r in rows if r.get("status") == "ok"]
     compute = sum(r.get("wall_seconds", 0.0) for r in rows)
-    budget = QUICK_BUDGET_MINUTES if quick else FULL_BUDGET_MINUTES
+    budget = QUICK_BUDGET_MINUTES if quick else suite.budget_minutes
     lines = [
         f"# Benchmark suite `{suite.name}`{' (quick mode)' if quick else ''}",
         "",
@@ -127,6 +132,8 @@ def write_report(suite: Suite, output: Path, quick: bool = False) -> Path:
                 table_rows, output, Path(f"{base}-pred-vs-true.png"), title)),
             ("learning curves", plot_learning_curves(
                 table_rows, Path(f"{base}-learning-curves.png"), title)),
+            ("RL diagnostics", plot_rl_diagnostics(
+                table_rows, Path(f"{base}-rl-diagnostics.png"), title)),
             ("reliability", plot_reliability(
                 table_rows, output, Path(f"{base}-reliability.png"), title)),
             ("90% intervals", plot_conformal_intervals(
@@ -138,6 +145,12 @@ def write_report(suite: Suite, output: Path, quick: bool = False) -> Path:
         failures = failure_lines(table_rows)
         if failures:
             lines += ["", "Failed cells:", *failures]
+    for grid in suite.grids:
+        table = panel_table([r for r in rows if r["grid"] == grid.name])
+        if table is not None:
+            lines += ["", f"## Panel average: {grid.name}", "",
+                      "Mean over the grid's datasets of each method's mean over seeds.", "",
+                      table]  # fmt: skip
     if suite.orderings:
         lines += [
             "",

@@ -100,6 +100,37 @@ def render_table(rows: Sequence[Mapping[str, Any]], expected_seeds: int | None =
     return "\n".join(lines)
 
 
+def panel_table(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """A Markdown table of one grid's methods averaged over its datasets (None: one dataset).
+
+    Each dataset counts once: a method's mean over seeds on each dataset, then the mean of
+    those over the datasets it finished (the "datasets" column; a method missing some is not
+    comparable with one that has them all). RMSE is left out: its scale differs by dataset.
+    """
+    tables = group_rows(rows)
+    if len(tables) < 2:
+        return None
+    per_method: dict[tuple[str, str | None], dict[str, list[float]]] = {}
+    labels: dict[tuple[str, str | None], str] = {}
+    for methods in tables.values():
+        for key, group in methods.items():
+            ok = [r for r in group if r.get("status") == "ok"]
+            if not ok:
+                continue
+            labels.setdefault(key, _row_label(group[0], False))
+            scores = per_method.setdefault(key, {"r2": [], "spearman": []})
+            for metric in scores:
+                scores[metric].append(mean_std([r["metrics"][metric] for r in ok])[0])
+    lines = ["| Method | datasets | mean R² | mean Spearman |", "|---|---|---|---|"]
+    for key, scores in per_method.items():
+        r2, spearman = (mean_std(scores[m])[0] for m in ("r2", "spearman"))
+        spearman_text = "-" if math.isnan(spearman) else f"{spearman:.4f}"
+        lines.append(
+            f"| {labels[key]} | {len(scores['r2'])}/{len(tables)} | {r2:.4f} | {spearman_text} |"
+        )
+    return "\n".join(lines)
+
+
 def _best_rmse(methods: Mapping[Any, list[Mapping[str, Any]]]) -> float:
     means = [
         mean_std([r["metrics"]["rmse"] for r in group if r.get("status") == "ok"])[0]

@@ -24,6 +24,7 @@ A suite file looks like this (every key is checked; a misspelled key is an error
                                   # (or {epochs: 1}: a later layer's one replaces both)
         method_params: {raft: {learning_rate: 5.0e-5}}
     orderings: ["raft < ce-rail"]   # the papers' claims, checked on test RMSE per dataset
+    budget_minutes: 90              # what the full suite may take on 2 cores (the report checks)
 
 `parse_suite` checks such a document and builds a `decoreg.bench.cells.Suite`, which expands
 into cells (that module says in which order a cell's parameters are merged).
@@ -44,7 +45,9 @@ from decoreg.datasets import DATASETS, dataset_names
 from decoreg.errors import ConfigError, check_keys
 
 SUITES_DIR = Path(__file__).parent / "suites"
-_SUITE_KEYS = {"name", "description", "seeds", "data_seed", "quick", "grids", "orderings"}
+DEFAULT_BUDGET_MINUTES = 90
+_SUITE_KEYS = {"name", "description", "seeds", "data_seed", "quick", "grids", "orderings",
+               "budget_minutes"}  # fmt: skip
 _QUICK_KEYS = {"train_rows", "validation_rows", "test_rows", "seeds", "params"}
 _GRID_KEYS = {"name", "datasets", "methods", "models", "params", "method_params"}
 _FILE_KEYS = {"target_column", "text_column", "feature_columns", "template"}
@@ -198,7 +201,11 @@ def parse_suite(data: Any, source: str, base: Path = Path()) -> Suite:
     data_seed = data.get("data_seed", 0)
     if not isinstance(data_seed, int) or isinstance(data_seed, bool):
         raise ConfigError(f"{source}: data_seed must be an integer, got {data_seed!r}")
+    budget = data.get("budget_minutes", DEFAULT_BUDGET_MINUTES)
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        raise ConfigError(f"{source}: budget_minutes must be an integer >= 1, got {budget!r}")
     return Suite(
+        budget_minutes=budget,
         name=str(data["name"]),
         description=str(data["description"]),
         source=source,
