@@ -34,6 +34,8 @@ class Family:
         train_defaults: `TrainConfig` values (learning_rate, batch_size, max_steps,
             warmup_steps, eval_every, early_stopping_patience) used where the user left the
             estimator's option at None; options not named here take TrainConfig's defaults.
+        objective_train_defaults: Objective name -> `TrainConfig` values that replace
+            `train_defaults` for that objective (e.g. a learning rate measured per objective).
         owned_params: Estimator parameters only this family reads (beyond the options every
             family shares: training, decoding, objective, seeds); the estimator refuses one
             owned by another family that is set away from its default.
@@ -54,8 +56,17 @@ class Family:
     default_threads: int | None = None
     default_precision: str = "bf16-mixed"
     train_defaults: Mapping[str, float | int] = field(default_factory=dict)
+    objective_train_defaults: Mapping[str, Mapping[str, float | int]] = field(
+        default_factory=dict
+    )
     owned_params: frozenset[str] = frozenset()
     input_kind: str = "text"
+
+    def train_default(self, objective: str | None, name: str) -> float | int | None:
+        """The default of training option `name` for `objective` (None: the family's
+        default objective), or None where TrainConfig's own default applies."""
+        by_objective = self.objective_train_defaults.get(objective or self.default_objective, {})
+        return by_objective.get(name, self.train_defaults.get(name))
 
     def resolve_decoder(self, objective: str, decoder: str | None) -> str:
         """The decoder to use with `objective`: `decoder`, checked, or the default.

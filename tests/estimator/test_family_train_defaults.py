@@ -42,6 +42,26 @@ def test_causal_lm_family_keeps_the_train_config_defaults():
         assert getattr(config, name) == getattr(lm_defaults, name)
 
 
+def test_an_objective_default_replaces_the_family_default_for_that_objective(monkeypatch):
+    import dataclasses
+
+    family = FAMILIES["tabular"]
+    patched = dataclasses.replace(family, objective_train_defaults={"ntl-was": {"learning_rate":
+                                  2e-3, "max_steps": 7}})  # fmt: skip
+    monkeypatch.setitem(FAMILIES, "tabular", patched)
+    ntl = DecodingRegressor(family="tabular", objective="ntl-was")
+    assert ntl.train_option("learning_rate") == 2e-3 and ntl.train_config().max_steps == 7
+    assert ntl.train_option("batch_size") == TRAIN_DEFAULTS["batch_size"]  # the family's
+    ce = DecodingRegressor(family="tabular", objective="ce")
+    assert ce.train_option("learning_rate") == TRAIN_DEFAULTS["learning_rate"]
+    given = DecodingRegressor(family="tabular", objective="ntl-was", learning_rate=5e-4)
+    assert given.train_config().learning_rate == 5e-4  # a value given still wins
+    lm = FAMILIES["causal-lm"]
+    monkeypatch.setitem(FAMILIES, "causal-lm", dataclasses.replace(
+        lm, objective_train_defaults={lm.default_objective: {"learning_rate": 4e-4}}))  # fmt: skip
+    assert DecodingRegressor().train_option("learning_rate") == 4e-4  # no objective: default's
+
+
 def test_explicit_options_win_and_survive_clone():
     estimator = DecodingRegressor(family="tabular", learning_rate=5e-4, early_stopping_patience=0)
     copy = clone(estimator)

@@ -208,11 +208,13 @@ def _max_steps(params: Mapping[str, Any], family: Family) -> int | None:
 
 
 def train_option(params: Mapping[str, Any], family: Family, name: str) -> Any:
-    """A training option: the value given, else the family's default, else TrainConfig's."""
+    """A training option: the value given, else the family's default for the objective
+    (`Family.train_default`), else TrainConfig's."""
     value = params[name]
     if value is not None:
         return value
-    return family.train_defaults.get(name, getattr(_TRAIN_DEFAULTS, name))
+    default = family.train_default(params.get("objective"), name)
+    return getattr(_TRAIN_DEFAULTS, name) if default is None else default
 
 
 def train_config(params: Mapping[str, Any], family: Family) -> TrainConfig:

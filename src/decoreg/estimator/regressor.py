@@ -231,7 +231,8 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
         return resolve_plan(self.get_params(), self.param_defaults())
 
     def train_option(self, name: str) -> Any:
-        """A training option: the value given, else the family's default, else TrainConfig's."""
+        """A training option: the value given, else the family's default for the objective,
+        else TrainConfig's."""
         return train_option(self.get_params(), get_family(self.family), name)
 
     def train_config(self) -> TrainConfig:
