@@ -1,0 +1,59 @@
+"""benchmarks/genre2_tabular_targets.py: the choice on validation and each target's count."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "genre2_tabular_targets.py"
+spec = importlib.util.spec_from_file_location("genre2_tabular_targets", SCRIPT)
+targets_script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(targets_script)
+
+Y = np.arange(40, dtype=float)
+
+
+def run(folder: Path, method: str, seed: int, offset: float, validation: float, r2: float):
+    path = Path("p") / f"{method}-{seed}.csv"
+    (folder / "p").mkdir(exist_ok=True)
+    pd.DataFrame({"y_true": Y, "y_pred": Y + offset}).to_csv(folder / path, index=False)
+    uncertainty = {"coverage_90": 0.8, "conformal_coverage_90": 0.9, "conformal_width_90": 2.0}
+    return {"dataset": "d", "method": method, "status": "ok", "predictions": str(path),
+            "metrics": {"r2": r2}, "train": {"evaluations": [{"rmse": validation + 1},
+                                                             {"rmse": validation}]},
+            "uncertainty": uncertainty}  # fmt: skip
+
+
+def test_models_are_chosen_on_validation_and_judged_on_test(tmp_path):
+    rows = [
+        run(tmp_path, "tab-ce", 0, 0.5, validation=1.0, r2=0.80),
+        run(tmp_path, "tab-ntl", 0, 0.1, validation=0.9, r2=0.90),  # chosen: lower validation
+        run(tmp_path, "tab-remax", 0, 0.4, validation=0.8, r2=0.85),
+        run(tmp_path, "tab-genre2", 0, 0.1, validation=0.7, r2=0.95),  # chosen
+        run(tmp_path, "tab-crps", 0, 0.3, validation=0.75, r2=0.84),
+        {**run(tmp_path, "gbdt", 0, 2.0, validation=0, r2=0.5), "train": None},
+        {**run(tmp_path, "gbdt-cqr", 0, 2.0, validation=0, r2=0.5), "train": None,
+         "uncertainty": {"conformal_coverage_90": 0.9, "conformal_width_90": 3.0}},
+        run(tmp_path, "tab-ce", 1, 0.5, validation=1.0, r2=0.80),  # a second seed of one only
+    ]  # fmt: skip
+    tables = targets_script.by_dataset(rows, seeds=1)
+    assert "tab-ce" not in tables["d"]  # two seeds where one is expected: left out
+    rows = rows[:-1]
+    entry = targets_script.judge(targets_script.by_dataset(rows, seeds=1), tmp_path)["d"]
+    # NTL errs by 0.1 on every row, gbdt by 2.0: RMSE difference exactly -1.9
+    assert entry["decoding"]["chosen"] == "tab-ntl" and entry["decoding"]["at_or_above_gbdt"]
+    assert entry["decoding"]["rmse_minus_gbdt"]["difference"] == pytest.approx(0.1 - 2.0)
+    assert entry["rl"]["chosen"] == "tab-genre2" and entry["rl"]["raises"]
+    assert entry["crps_vs_remax"]["at_or_above"] is False  # 0.84 < 0.85
+    assert entry["intervals"]["after_in_range"] and not entry["intervals"]["before_in_range"]
+    assert entry["intervals"]["narrower_than_gbdt_cqr"]  # 2.0 < 3.0
+    judged = targets_script.targets({"d": entry}, total=2)
+    rl = judged["RL raises CE's test R^2 on >= 8 of 10"]
+    assert (rl["count"], rl["judged"], rl["met"]) == (1, 1, False)  # one of two sets is in
+    assert judged["RL raises the panel's mean R^2 by >= 0.02"]["gain"] == pytest.approx(0.15)
+    assert targets_script.targets({"d": entry, "e": entry}, total=2)[
+        "decoding model at or above gradient boosting on >= 5 of 10"]["met"]  # fmt: skip
