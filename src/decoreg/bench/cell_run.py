@@ -49,17 +49,18 @@ class CellData:
 
 
 def load_cell_data(entry: DatasetEntry, data_seed: int) -> CellData:
-    """The first `train_rows`/`validation_rows`/`test_rows` rows of the seeded splits.
+    """`train_rows`/`validation_rows`/`test_rows` rows of the seeded splits, each a seeded
+    random sample of its split (`LoadedDataset.sample`).
 
-    The split depends only on `data_seed`, so every method and seed sees the same rows, and a
-    smaller size (e.g. ``--quick``) takes a prefix of a larger one.
+    The rows depend only on `data_seed`, so every method and seed sees the same rows, and a
+    smaller size (e.g. ``--quick``) takes a subset of a larger one.
     """
     if entry.is_file:
         data: LoadedDataset = load_table_dataset(entry.path, seed=data_seed, **entry.file_options)
     else:
         data = load_dataset(entry.name, seed=data_seed)
     parts = {
-        split: data.split(split).iloc[:size].reset_index(drop=True)
+        split: data.sample(split, size, seed=data_seed).reset_index(drop=True)
         for split, size in (
             ("train", entry.train_rows),
             ("validation", entry.validation_rows),

@@ -23,6 +23,9 @@ from decoreg.datasets import DATASETS
 
 SIZE_KEYS = ("train_rows", "validation_rows", "test_rows")
 _CELL_PARAM_DEFAULTS = {"verbose": False}
+# How a cell picks its rows (part of its key): a seeded sample of each split. Cells measured
+# on the splits' first rows (before 2026-12-02, biased on files sorted by the target) differ.
+ROWS_FROM = "seeded-sample"
 STEP_PARAMS = ("max_steps", "epochs")  # either sets a run's length; the estimator takes one
 
 
@@ -45,7 +48,7 @@ class DatasetEntry:
     def spec(self) -> dict[str, Any]:
         """What identifies the rows a cell sees (part of the cell's key)."""
         return {"name": self.name, **{k: getattr(self, k) for k in SIZE_KEYS},
-                **dict(self.file_options)}  # fmt: skip
+                "rows_from": ROWS_FROM, **dict(self.file_options)}  # fmt: skip
 
 
 @dataclass(frozen=True)

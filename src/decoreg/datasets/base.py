@@ -148,6 +148,24 @@ class LoadedDataset:
             raise ConfigError(f"split={name!r} is unknown; valid splits: {', '.join(SPLIT_NAMES)}")
         return self.frame.iloc[self.splits[name]]
 
+    def sample(self, name: str, rows: int, seed: int = 0) -> pd.DataFrame:
+        """At most `rows` rows of one split, drawn at random, in the split's (file) order.
+
+        The first `rows` entries of ``numpy.random.default_rng(seed).permutation`` of the
+        split, so a smaller count keeps a subset of a larger one, and all rows (the split
+        itself) once `rows` reaches its size. Not a prefix of the split: files sorted by the
+        target (diamonds by price) would give a prefix of the cheapest rows.
+
+        Raises:
+            ConfigError: If `name` is not a split name or `rows` is not a positive integer.
+        """
+        _check_cap(rows, "rows")
+        split = self.split(name)
+        if rows >= len(split):
+            return split
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(split))[:rows])
+        return split.iloc[chosen]
+
     @classmethod
     def from_frame(
         cls,
