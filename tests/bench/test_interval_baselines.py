@@ -31,6 +31,9 @@ def test_conformal_boosting_covers_90_percent_of_new_rows():
     assert 0.86 <= coverage <= 0.95
     assert 3.0 < width < 5.0
     point = model.predict(frame.iloc[test])
+    together = model.predict_with_interval(frame.iloc[test])  # what a bench cell reads
+    np.testing.assert_array_equal(together[0], point)
+    np.testing.assert_array_equal(together[1], intervals)
     assert np.all((intervals[:, 0] <= point + 1e-9) | (intervals[:, 1] >= point - 1e-9))
     assert np.sqrt(np.mean((point - y[test]) ** 2)) < 1.3  # the noise alone gives 1.0
 

@@ -159,9 +159,14 @@ class _ConformalQuantileBoosting(_Baseline):
         return self
 
     def predict_interval(self, frame: pd.DataFrame) -> np.ndarray:  # [N, 2] lower, upper
+        return self.predict_with_interval(frame)[1]
+
+    def predict_with_interval(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The median model's predictions [N] and the conformal intervals [N, 2], from one
+        pass (MAPIE's `predict_interval` returns both)."""
         inputs = frame.loc[:, list(self.info.input_columns)]
-        _, bounds = self.pipeline_.predict_interval(inputs, symmetric_correction=True)
-        return np.asarray(bounds[:, :, 0], dtype=np.float64)
+        points, bounds = self.pipeline_.predict_interval(inputs, symmetric_correction=True)
+        return np.asarray(points, np.float64), np.asarray(bounds[:, :, 0], dtype=np.float64)
 
 
 class ConformalBoostingTfidf(_ConformalQuantileBoosting):

@@ -184,8 +184,8 @@ def _predict(cell: Cell, estimator: Any, data: CellData) -> CellPredictions:
             return CellPredictions(values, np.ones(len(values), dtype=bool))
         estimator.conformalize(data.inputs("validation"), data.targets("validation"))
         seconds = time.perf_counter() - start
-        values = np.asarray(estimator.predict(inputs), dtype=np.float64)
-        scores = baseline_interval_scores(estimator.predict_interval(inputs), y_test)
+        values, intervals = estimator.predict_with_interval(inputs)  # one pass for both
+        scores = baseline_interval_scores(intervals, y_test)
         return CellPredictions(values, np.ones(len(values), dtype=bool), scores, seconds)
     estimator.set_params(decoder=cell.params.get("decoder"))
     uncertainty, seconds = None, 0.0
