@@ -92,16 +92,22 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.output).with_suffix(".md").write_text(markdown(report))
         return 0
     seeds = [int(s) for s in args.seeds.split(",")]
-    report = {"command": "python benchmarks/default_grid.py " + shlex.join(argv or sys.argv[1:]),
-              "datasets": {}}
+    report = {
+        "command": "python benchmarks/default_grid.py " + shlex.join(argv or sys.argv[1:]),
+        "datasets": {},
+    }
     for name in args.datasets.split(","):
         data = load_dataset(name)
         rows = {s: data.split(s).iloc[: getattr(args, f"{s}_rows")] for s in ("train", "test")}
         y_train = rows["train"][data.info.target_column].to_numpy(dtype=np.float64)
         y_test = rows["test"][data.info.target_column].to_numpy(dtype=np.float64)
         old_grid = list(digit_grid(float(y_train.min()), float(y_train.max())))
-        entry = {"target_range": [float(y_train.min()), float(y_train.max())],
-                 "old_grid": old_grid, "train_rows": len(y_train), "test_rows": len(y_test)}
+        entry = {
+            "target_range": [float(y_train.min()), float(y_train.max())],
+            "old_grid": old_grid,
+            "train_rows": len(y_train),
+            "test_rows": len(y_test),
+        }
         if fits_the_paper_grid(y_train):
             entry["verdict"] = "unchanged: integer targets in 0..9 keep the paper's grid"
             report["datasets"][name] = entry
@@ -112,10 +118,18 @@ def main(argv: list[str] | None = None) -> int:
             for label, grid in (("old", old_grid), ("new", None)):
                 predictions, seconds = run_one(data, rows, grid, seed, args)
                 metrics = regression_report(y_test, predictions)
-                runs[label].append({"seed": seed, "seconds": seconds, **metrics,
-                                    "predictions": predictions.tolist()})
-                print(f"{name} {label} seed {seed}: RMSE {metrics['rmse']:.4f} "
-                      f"({seconds:.0f} s)", flush=True)
+                runs[label].append(
+                    {
+                        "seed": seed,
+                        "seconds": seconds,
+                        **metrics,
+                        "predictions": predictions.tolist(),
+                    }
+                )
+                print(
+                    f"{name} {label} seed {seed}: RMSE {metrics['rmse']:.4f} ({seconds:.0f} s)",
+                    flush=True,
+                )
         new = np.array([r["predictions"] for r in runs["new"]])
         old = np.array([r["predictions"] for r in runs["old"]])
         entry["runs"] = runs
@@ -129,14 +143,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(report: dict) -> str:
-    lines = ["# Default grid for scaled targets: all ten digits vs the raw-range integers", "",
-             f"Command: `{report['command']}`", "",
-             "Old grid: the integers spanning the raw training range within 0..9. The default now:",
-             "all ten digits for negative or fractional targets, the old grid for non-negative",
-             "integers (the paper's rule for integers in 0..9).", "",
-             "| dataset | targets (train) | old grid | RMSE old | RMSE all ten digits | "
-             "ten - old [95% CI] | verdict (ten < old) | default now |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Default grid for scaled targets: all ten digits vs the raw-range integers",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        "Old grid: the integers spanning the raw training range within 0..9. The default now:",
+        "all ten digits for negative or fractional targets, the old grid for non-negative",
+        "integers (the paper's rule for integers in 0..9).",
+        "",
+        "| dataset | targets (train) | old grid | RMSE old | RMSE all ten digits | "
+        "ten - old [95% CI] | verdict (ten < old) | default now |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, entry in report["datasets"].items():
         lo, hi = entry["target_range"]
         grid = f"{entry['old_grid'][0]:g}..{entry['old_grid'][-1]:g}"
@@ -152,7 +171,8 @@ def markdown(report: dict) -> str:
             f"| {name} | {lo:g}-{hi:g} | {grid} | {np.mean(old):.4f} ± {np.std(old):.4f} | "
             f"{np.mean(new):.4f} ± {np.std(new):.4f} | {d['difference']:+.4f} "
             f"[{d['low']:+.4f}, {d['high']:+.4f}] | {d['verdict']} | "
-            f"{'0..9' if entry['default_now'] == 'all ten digits' else grid} |")
+            f"{'0..9' if entry['default_now'] == 'all ten digits' else grid} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -82,7 +82,8 @@ def test_the_loop_and_the_checkpointer_call_hooks_instead_of_probing_for_them():
         calls = [
             node
             for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
             and node.func.id in probes
         ]
         assert calls == [], name

@@ -56,9 +56,7 @@ class Family:
     default_threads: int | None = None
     default_precision: str = "bf16-mixed"
     train_defaults: Mapping[str, float | int] = field(default_factory=dict)
-    objective_train_defaults: Mapping[str, Mapping[str, float | int]] = field(
-        default_factory=dict
-    )
+    objective_train_defaults: Mapping[str, Mapping[str, float | int]] = field(default_factory=dict)
     owned_params: frozenset[str] = frozenset()
     input_kind: str = "text"
 

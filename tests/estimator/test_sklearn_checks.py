@@ -31,6 +31,7 @@ TABULAR = dict(
     },
 )  # fmt: skip
 
+
 def test_the_tabular_family_passes_check_estimator():
     """Every check holds, the row-order and subset ones included: sampling noise is a function
     of the seed and the row alone, so no check needs to be declared an expected failure."""
