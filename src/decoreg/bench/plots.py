@@ -6,7 +6,7 @@ Every function takes the rows of one grid and dataset and writes one PNG (matplo
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,26 +104,40 @@ def plot_metric_bars(rows: Sequence[Row], path: Path, title: str, metric: str = 
     return path
 
 
-def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | None:
-    """Validation RMSE against training step for every trained method (mean over seeds)."""
+def training_curves(
+    rows: Sequence[Row], read: Callable[[dict], list[tuple[int, list[float]]]]
+) -> list[tuple[str, list[int], np.ndarray]]:
+    """Per trained method: its label, the steps and the values `read` takes from each row's
+    ``train`` record, averaged over seeds per step ([steps, values]; None counts as missing).
+    A method that reused another's fit (another decoder of the same model) is left out."""
     methods, several = ok_methods(rows)
     curves = []
     for group in methods:
         if all("shared_fit_with" in row for row in group):
-            continue  # another decoder of a model drawn already: the same training
-        by_step: dict[int, list[float]] = {}
+            continue  # the same training as a method drawn already
+        by_step: dict[int, list[list[float]]] = {}
         for row in group:
-            for evaluation in (row.get("train") or {}).get("evaluations") or []:
-                by_step.setdefault(int(evaluation["step"]), []).append(evaluation["rmse"])
+            for step, values in read(row.get("train") or {}):
+                by_step.setdefault(int(step), []).append(
+                    [np.nan if v is None else float(v) for v in values]
+                )
         if by_step:
             steps = sorted(by_step)
-            curves.append((label_of(group[0], several), steps,
-                           [float(np.mean(by_step[s])) for s in steps]))  # fmt: skip
+            means = np.array([np.nanmean(by_step[s], axis=0) for s in steps])
+            curves.append((label_of(group[0], several).replace("\n", " "), steps, means))
+    return curves
+
+
+def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | None:
+    """Validation RMSE against training step for every trained method (mean over seeds)."""
+    curves = training_curves(
+        rows, lambda train: [(e["step"], [e["rmse"]]) for e in train.get("evaluations") or []]
+    )
     if not curves:
         return None
     figure, axis = plt.subplots(figsize=(5.5, 3.6))
     for label, steps, values in curves:
-        axis.plot(steps, values, marker="o", markersize=3, label=label.replace("\n", " "))
+        axis.plot(steps, values[:, 0], marker="o", markersize=3, label=label)
     axis.set_xlabel("training step")
     axis.set_ylabel("validation RMSE (mean over seeds)")
     axis.set_title(title)
@@ -136,20 +150,11 @@ def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | 
 
 def plot_rl_diagnostics(rows: Sequence[Row], path: Path, title: str) -> Path | None:
     """The share of tied groups and the sampling entropy against RL step (mean over seeds)."""
-    methods, several = ok_methods(rows)
-    curves = []
-    for group in methods:
-        if all("shared_fit_with" in row for row in group):
-            continue  # another decoder of a model drawn already: the same training
-        by_step: dict[int, list[tuple[float, float]]] = {}
-        for row in group:
-            for step, tied, entropy in (row.get("train") or {}).get("diagnostics") or []:
-                by_step.setdefault(int(step), []).append((tied, np.nan if entropy is None
-                                                          else entropy))  # fmt: skip
-        if by_step:
-            steps = sorted(by_step)
-            means = np.array([np.nanmean(by_step[s], axis=0) for s in steps])  # [S, 2]
-            curves.append((label_of(group[0], several).replace("\n", " "), steps, means))
+
+    def read(train: dict) -> list[tuple[int, list[float]]]:
+        return [(step, [tied, entropy]) for step, tied, entropy in train.get("diagnostics") or []]
+
+    curves = training_curves(rows, read)
     if not curves:
         return None
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
