@@ -1,4 +1,4 @@
-"""benchmarks/genre2_tabular_targets.py: the choice on validation and each target's count."""
+"""Scripts in benchmarks/ that judge or draw suite rows: genre2 targets, learning curves."""
 
 from __future__ import annotations
 
@@ -57,3 +57,23 @@ def test_models_are_chosen_on_validation_and_judged_on_test(tmp_path):
     assert judged["RL raises the panel's mean R^2 by >= 0.02"]["gain"] == pytest.approx(0.15)
     assert targets_script.targets({"d": entry, "e": entry}, total=2)[
         "decoding model at or above gradient boosting on >= 5 of 10"]["met"]  # fmt: skip
+
+
+def test_learning_curves_table_by_training_rows(tmp_path):
+    path = SCRIPT.with_name("learning_curves.py")
+    spec = importlib.util.spec_from_file_location("learning_curves", path)
+    curves_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves_script)
+
+    def cell(label, rows, rmse, status="ok"):
+        return {"dataset": "d", "method": label.lower(), "label": label, "status": status,
+                "rows": {"train": rows}, "metrics": {"rmse": rmse}}  # fmt: skip
+
+    rows = [cell("RAFT", 250, 1.0), cell("RAFT", 250, 0.8), cell("RAFT", 500, 0.7),
+            cell("Ridge", 500, 0.9), cell("Ridge", 250, 5.0, status="failed")]  # fmt: skip
+    table = curves_script.curves(rows)
+    assert table == {"d": {"RAFT": {250: [1.0, 0.8], 500: [0.7]}, "Ridge": {500: [0.9]}}}
+    text = curves_script.markdown(table, "cmd")
+    assert "| RAFT | 0.900 ± 0.141 (2) | 0.700 ± 0.000 (1) |" in text  # std sqrt(0.02)
+    assert "| Ridge | - | 0.900 ± 0.000 (1) |" in text
+    assert curves_script.plot("d", table["d"], tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
