@@ -44,10 +44,14 @@ def figure(result: dict, path: str) -> float:
 
 
 def run_once(script: str, arguments: list[str], src: Path) -> dict:
+    """One run of `script` against the tree of `src`, with that tree's own copy of the script
+    where it has one (a later script may import modules the baseline does not have)."""
+    own = src.parent / "benchmarks" / script
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "result.json"
         env = {**os.environ, "PYTHONPATH": str(src)}
-        command = [sys.executable, str(HERE / script), *arguments, "--output", str(output)]
+        path = own if own.is_file() else HERE / script
+        command = [sys.executable, str(path), *arguments, "--output", str(output)]
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
         return json.loads(output.read_text())
 

@@ -105,9 +105,15 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     """Options whose default is the family's: the help names both families' values."""
     defaults, tabular = TrainConfig(), FAMILIES["tabular"].train_defaults
+    lm_by_objective = FAMILIES["causal-lm"].objective_train_defaults
 
     def family_default(name: str) -> str:
-        return f"default {getattr(defaults, name)}; --family tabular: {tabular[name]}"
+        by_objective = {o: d[name] for o, d in lm_by_objective.items() if name in d}
+        lm = f"default {getattr(defaults, name)}"
+        if by_objective:
+            lm = "default by objective: " + ", ".join(f"{o} {v}" for o, v in by_objective.items())
+            lm += f", others {getattr(defaults, name)}"
+        return f"{lm}; --family tabular: {tabular[name]}"
 
     length = p.add_mutually_exclusive_group()
     length.add_argument(
