@@ -156,7 +156,9 @@ def test_unknown_suite_name_lists_builtin_suites(tmp_path: Path) -> None:
         load_suite(path)
 
 
-@pytest.mark.parametrize("name", ["raft-cpu", "genre2-cpu", "genre2-tabular", "learning-curves"])
+@pytest.mark.parametrize(
+    "name", ["raft-cpu", "genre2-cpu", "genre2-tabular", "genre2-code", "learning-curves"]
+)
 def test_builtin_suites_parse(name: str) -> None:
     if name not in builtin_suites():
         pytest.skip(f"{name} is not committed yet")

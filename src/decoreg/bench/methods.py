@@ -135,6 +135,11 @@ _ENTRIES = [
                warm_start="tab-ce")
         for rl, label, description in _RL
     ),
+    Method("ce-crps", "CE → ReMax (CRPS reward)", "ReMax after cross-entropy fine-tuning "
+           "with the distributional reward (each sample's leave-one-out credit to the group's "
+           "CRPS; starts from the ce-greedy model); greedy decoding.", (TEXT,),
+           {"family": "causal-lm", "objective": "remax", "decoder": "greedy",
+            "objective_options": {"reward": "crps"}}, warm_start="ce-greedy"),
     Method("tab-crps", "CE → ReMax (CRPS reward)", "Tabular encoder-decoder: ReMax after "
            "cross-entropy training with the distributional reward (each sample's "
            "leave-one-out credit to the group's CRPS); mean of samples.", (TABULAR,),
