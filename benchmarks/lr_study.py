@@ -45,7 +45,7 @@ def study_one(objective: str, data, args) -> dict:
         (ParamSpec("learning_rate", "categorical", choices=tuple(args.learning_rates)),),
         source="lr_study",
     )
-    output = args.output / objective
+    output = args.output / f"{objective}{args.study_suffix}"
     start = time.perf_counter()
     result = tune(
         train[[info.text_column]],
@@ -55,7 +55,7 @@ def study_one(objective: str, data, args) -> dict:
             validation[info.target_column].to_numpy(dtype=float),
         ),
         storage=f"sqlite:///{args.output / 'study.db'}",
-        study_name=objective,
+        study_name=f"{objective}{args.study_suffix}",
         resume=args.resume,
         n_trials=len(args.learning_rates),
         search_space=space,
@@ -90,11 +90,24 @@ def study_one(objective: str, data, args) -> dict:
     }
 
 
+def _merged(earlier: dict, later: dict) -> dict:
+    """One objective's trials of two studies (other learning rates), best of all."""
+    trials = sorted([*earlier["trials"], *later["trials"]], key=lambda t: t["learning_rate"])
+    best = min(trials, key=lambda t: t["validation_rmse"])
+    return {
+        "best_learning_rate": best["learning_rate"],
+        "best_validation_rmse": best["validation_rmse"],
+        "trials": trials,
+        "seconds": earlier["seconds"] + later["seconds"],
+    }
+
+
 def markdown(report: dict) -> str:
     lines = [
         "# Default learning rate per objective (clothing reviews, `decoreg tune`)",
         "",
-        f"Command: `{report['command']}`",
+        "Commands (in order; each adds to the table): "
+        + ", ".join(f"`{c}`" for c in report["commands"]),
         "",
         f"{report['train_rows']} training rows (one epoch of batch 8), "
         f"{report['validation_rows']} validation rows, one seed per trial, each objective with "
@@ -129,22 +142,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=25)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--study-suffix",
+        default="",
+        help="more learning rates for objectives already studied: new studies named "
+        "OBJECTIVE+SUFFIX in the same database, their trials merged into the same table",
+    )
     args = parser.parse_args(argv)
     args.learning_rates = [float(x) for x in args.learning_rates.split(",")]
     args.output.mkdir(parents=True, exist_ok=True)
     report_path = args.output / "lr_study.json"
+    command = "python benchmarks/lr_study.py " + shlex.join(argv or sys.argv[1:])
     report = {
-        "command": "python benchmarks/lr_study.py " + shlex.join(argv or sys.argv[1:]),
+        "commands": [command],
         "train_rows": args.train_rows,
         "validation_rows": args.validation_rows,
         "learning_rates": args.learning_rates,
         "objectives": {},
     }
-    if args.resume and report_path.exists():
-        report["objectives"] = json.loads(report_path.read_text())["objectives"]
+    if (args.resume or args.study_suffix) and report_path.exists():
+        earlier = json.loads(report_path.read_text())
+        report["objectives"] = earlier["objectives"]
+        report["commands"] = [*earlier.get("commands", [earlier.get("command")]), command]
+        report["commands"] = list(dict.fromkeys(report["commands"]))  # a resume repeats one
+        rates = {*earlier["learning_rates"], *args.learning_rates}
+        report["learning_rates"] = sorted(rates)
     data = load_dataset("clothing-reviews")
     for objective in args.objectives.split(","):
         entry = study_one(objective, data, args)
+        if args.study_suffix and objective in report["objectives"]:
+            entry = _merged(report["objectives"][objective], entry)
         report["objectives"][objective] = entry
         print(
             f"{objective}: best lr {entry['best_learning_rate']:g} "
