@@ -62,6 +62,16 @@ def test_an_objective_default_replaces_the_family_default_for_that_objective(mon
     assert DecodingRegressor().train_option("learning_rate") == 4e-4  # no objective: default's
 
 
+def test_the_head_objective_takes_its_own_learning_rate():
+    from decoreg.causal_lm.build import OBJECTIVE_TRAIN_DEFAULTS
+
+    head = DecodingRegressor(objective="head").train_config().learning_rate
+    assert head == OBJECTIVE_TRAIN_DEFAULTS["head"]["learning_rate"] == 3e-4
+    assert DecodingRegressor(objective="remax").train_config().learning_rate == 3e-5  # RL: none
+    assert DecodingRegressor(objective="head", learning_rate=1e-5).train_option(
+        "learning_rate") == 1e-5  # fmt: skip
+
+
 def test_explicit_options_win_and_survive_clone():
     estimator = DecodingRegressor(family="tabular", learning_rate=5e-4, early_stopping_patience=0)
     copy = clone(estimator)

@@ -45,6 +45,19 @@ OWNED_PARAMS = frozenset(
 )  # fmt: skip
 """Estimator parameters only the causal-LM family reads (`Family.owned_params`)."""
 
+OBJECTIVE_TRAIN_DEFAULTS = {
+    "ce": {"learning_rate": 3e-5},
+    "raft": {"learning_rate": 3e-5},
+    "mbr": {"learning_rate": 3e-5},
+    "head": {"learning_rate": 3e-4},
+    "learnable-raft": {"learning_rate": 3e-5},
+}
+"""The learning rate of each fine-tuning objective where the user gives none
+(`Family.objective_train_defaults`): the best of a `decoreg tune` grid study on the clothing
+reviews (one epoch of batch 8 on 400 rows, benchmarks/results/lr_study/lr_study.md). The head
+objective learns a new layer from scratch and wants a larger step than fine-tuning the LM's
+own weights. RL objectives keep TrainConfig's rate (they start from a trained model)."""
+
 
 @dataclass(frozen=True)
 class LMOptions:

@@ -20,4 +20,5 @@ FAMILY = Family(
     select_inputs=causal_lm.select_texts_for,
     check_options=causal_lm.lm_options_from,
     owned_params=causal_lm.OWNED_PARAMS,
+    objective_train_defaults=causal_lm.OBJECTIVE_TRAIN_DEFAULTS,
 )

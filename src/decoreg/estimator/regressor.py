@@ -108,9 +108,11 @@ class DecodingRegressor(UncertaintyMethods, RegressorMixin, BaseEstimator):
 
     The training options are those of `decoreg.config.TrainConfig`, and the decoder options
     those of `decoreg.config.DecodeConfig`. Where a training option is None the family's
-    default applies (`Family.train_defaults`): TrainConfig's, tuned for fine-tuning LMs (3e-5,
-    batch 8, 200 steps, ...), for causal LMs; for the small tabular models lr 1e-3, batch 128,
-    up to 2,000 steps with early stopping (see `decoreg.tabular.build.TRAIN_DEFAULTS`).
+    default applies (`Family.train_defaults`, per objective where it names one): TrainConfig's,
+    tuned for fine-tuning LMs (batch 8, 200 steps, ...), for causal LMs, with each objective's
+    learning rate (`decoreg.causal_lm.build.OBJECTIVE_TRAIN_DEFAULTS`: 3e-5, the head 3e-4);
+    for the small tabular models lr 1e-3, batch 128, up to 2,000 steps with early stopping (see
+    `decoreg.tabular.build.TRAIN_DEFAULTS`).
     """
 
     def __init__(
