@@ -61,11 +61,17 @@ def main() -> None:
     parser.add_argument("--baseline-src", type=Path, required=True)
     parser.add_argument("--candidate-src", type=Path, default=HERE.parent / "src")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--scripts",
+        default=",".join(script for script, _, _ in RUNS),
+        help="which of the benchmarks to run (comma-separated file names)",
+    )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "devices_cpu_ab.json")
     args = parser.parse_args()
     trees = {"baseline": args.baseline_src.resolve(), "candidate": args.candidate_src.resolve()}
     figures = {}
-    for script, arguments, wanted in RUNS:
+    chosen = args.scripts.split(",")
+    for script, arguments, wanted in (run for run in RUNS if run[0] in chosen):
         values = {name: {tree: [] for tree in trees} for name in wanted}
         for _ in range(args.rounds):
             for tree, src in trees.items():
