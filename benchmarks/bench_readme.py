@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = Path("docs", "benchmarks.md")
-SUITES = ("raft-cpu", "genre2-cpu")
+SUITES = ("raft-cpu", "genre2-cpu", "genre2-tabular")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 PLOT = "plots/ratings--clothing-reviews-rmse.png"
 PLOT_COPY = Path("docs", "assets", "raft-cpu-clothing-reviews-rmse.png")
