@@ -2,7 +2,7 @@
 
 Optuna commits each trial to the database as it finishes, so a killed `tune` loses at most the
 trial that was running; `open_study(resume=True)` marks that one failed and queues it again
-with the same parameters (Optuna's `RetryFailedTrialCallback`), so no point of a study is lost. A
+with the same parameters (Optuna's retry callback), so no point of a study is lost. A
 study records a fingerprint of its data and options (a study user attribute), and a resume
 with other data or options is refused, naming what differs.
 """
@@ -128,7 +128,7 @@ def open_study(
                 f"cannot resume the study {study_name!r} in {storage!r}: it was made with other "
                 f"data or options: {'; '.join(changed)}"
             )
-        retry = optuna.storages.RetryFailedTrialCallback(max_retry=None)
+        retry = _retry_callback(optuna)
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # killed mid-trial
             # Queued again with its parameters and system attributes (a grid sampler's grid id
@@ -144,3 +144,17 @@ def open_study(
     )
     study.set_user_attr(FINGERPRINT_ATTR, dict(fingerprint))
     return study
+
+
+def _retry_callback(optuna):
+    """Optuna's callback that queues a failed trial again: `RetryHeartbeatStaleTrialCallback`
+    from Optuna 4.9 (experimental there), `RetryFailedTrialCallback` (deprecated in 4.9)
+    before."""
+    import warnings
+
+    kind = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    if kind is None:
+        return optuna.storages.RetryFailedTrialCallback(max_retry=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return kind(max_retry=None)
