@@ -35,10 +35,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from decoreg.bench.bootstrap import paired_rmse_difference
 from decoreg.bench.publish import current_rows
+from decoreg.bench.report import paired_difference
 from decoreg.bench.suite import load_suite
 
 RESULTS = Path(__file__).resolve().parent / "results" / "genre2-tabular"
@@ -66,11 +65,12 @@ def test_mean(runs: list[dict], key: str) -> float:
     return float(np.mean([r["metrics"][key] for r in runs]))
 
 
-def predictions(runs: list[dict], folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The test targets [N] and each seed's predictions [S, N]."""
-    frames = [pd.read_csv(folder / r["predictions"]) for r in runs]
-    return frames[0]["y_true"].to_numpy(float), np.stack([f["y_pred"].to_numpy(float)
-                                                         for f in frames])  # fmt: skip
+def paired(better: list[dict], worse: list[dict], folder: Path) -> dict:
+    """RMSE(better) - RMSE(worse) with its bootstrap interval, as the suite's report judges it."""
+    judged = paired_difference([better, worse], folder)
+    if isinstance(judged, str):
+        raise SystemExit(f"cannot judge: {judged}")
+    return judged.result.to_dict()
 
 
 def judge(tables: dict[str, dict[str, list[dict]]], folder: Path) -> dict[str, dict]:
@@ -80,25 +80,21 @@ def judge(tables: dict[str, dict[str, list[dict]]], folder: Path) -> dict[str, d
         entry: dict = {}
         if all(m in methods for m in (*DECODING, "gbdt")):
             chosen = min(DECODING, key=lambda m: validation_rmse(methods[m]))
-            y, model = predictions(methods[chosen], folder)
-            _, gbdt = predictions(methods["gbdt"], folder)
-            paired = paired_rmse_difference(y, model, gbdt)
+            versus_gbdt = paired(methods[chosen], methods["gbdt"], folder)
             entry["decoding"] = {
                 "chosen": chosen,
                 "r2": test_mean(methods[chosen], "r2"),
                 "gbdt_r2": test_mean(methods["gbdt"], "r2"),
-                "rmse_minus_gbdt": paired.to_dict(),
-                "at_or_above_gbdt": paired.verdict != "did not hold",
+                "rmse_minus_gbdt": versus_gbdt,
+                "at_or_above_gbdt": versus_gbdt["verdict"] != "did not hold",
             }
         if all(m in methods for m in (*RL, "tab-ce")):
             chosen = min(RL, key=lambda m: validation_rmse(methods[m]))
-            y, rl = predictions(methods[chosen], folder)
-            _, ce = predictions(methods["tab-ce"], folder)
             entry["rl"] = {
                 "chosen": chosen,
                 "r2": test_mean(methods[chosen], "r2"),
                 "ce_r2": test_mean(methods["tab-ce"], "r2"),
-                "rmse_minus_ce": paired_rmse_difference(y, rl, ce).to_dict(),
+                "rmse_minus_ce": paired(methods[chosen], methods["tab-ce"], folder),
             }
             entry["rl"]["raises"] = entry["rl"]["r2"] > entry["rl"]["ce_r2"]
             crps, remax = (test_mean(methods[m], "r2") for m in ("tab-crps", "tab-remax"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from decoreg.bench.bootstrap import paired_rmse_difference
+from decoreg.bench.bootstrap import PairedDifference, paired_rmse_difference
 
 TABLE_METRICS = (("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R²"), ("spearman", "Spearman"))
 DISTRIBUTION_COLUMNS = (
@@ -213,20 +214,41 @@ def ordering_lines(
     return lines
 
 
-def _paired_verdict(sides: list[list[Mapping[str, Any]]], folder: Path) -> str:
+@dataclass(frozen=True)
+class PairedJudgement:
+    """A paired bootstrap of two methods' test rows: the difference, the rows and the seeds."""
+
+    result: PairedDifference
+    rows: int
+    seeds: tuple[int, int]
+
+
+def paired_difference(
+    sides: Sequence[Sequence[Mapping[str, Any]]], folder: Path
+) -> PairedJudgement | str:
+    """The paired bootstrap of RMSE(sides[0]) - RMSE(sides[1]) on the rows' per-row
+    predictions (their ``predictions`` files, relative to `folder`; every seed found of each
+    side), or why it cannot be judged."""
     frames = [[pd.read_csv(folder / r["predictions"]) for r in side
                if r.get("predictions") and (folder / r["predictions"]).exists()]
               for side in sides]  # fmt: skip
     if not all(frames):
-        return "not judged (per-row predictions missing)"
+        return "per-row predictions missing"
     y = frames[0][0]["y_true"].to_numpy(dtype=np.float64)
     if any(not np.array_equal(f["y_true"].to_numpy(dtype=np.float64), y) for s in frames
            for f in s):  # fmt: skip
-        return "not judged (the sides' test rows differ)"
+        return "the sides' test rows differ"
     a, b = (np.stack([f["y_pred"].to_numpy(dtype=np.float64) for f in side]) for side in frames)
-    result = paired_rmse_difference(y, a, b)
+    return PairedJudgement(paired_rmse_difference(y, a, b), len(y), (len(a), len(b)))
+
+
+def _paired_verdict(sides: list[list[Mapping[str, Any]]], folder: Path) -> str:
+    judged = paired_difference(sides, folder)
+    if isinstance(judged, str):
+        return f"not judged ({judged})"
+    result = judged.result
     return (
-        f"paired bootstrap over {len(y)} rows × {len(a)}/{len(b)} seeds: RMSE difference "
-        f"{result.difference:+.3f}, 95% interval [{result.low:+.3f}, {result.high:+.3f}]: "
-        f"**{result.verdict}**"
+        f"paired bootstrap over {judged.rows} rows × {judged.seeds[0]}/{judged.seeds[1]} seeds: "
+        f"RMSE difference {result.difference:+.3f}, 95% interval [{result.low:+.3f}, "
+        f"{result.high:+.3f}]: **{result.verdict}**"
     )
