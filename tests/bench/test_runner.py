@@ -152,14 +152,13 @@ def test_bench_cli_quick_end_to_end_and_report_only(tmp_path, tiny_model_dir, ca
     assert "built-in suites: " in capsys.readouterr().err
 
 
-def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, monkeypatch):
-    import decoreg.bench.cell_run as cell_run
-    from decoreg.bench.methods import METHODS, Method
+_STAGED_PARAMS = {"family": "causal-lm", "objective": "raft", "decoder": "grid-mean"}
 
-    staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",),
-                    {"family": "causal-lm", "objective": "raft", "decoder": "grid-mean"},
-                    warm_start="ce-greedy")  # fmt: skip
-    monkeypatch.setitem(METHODS, "ce-then-raft", staged)
+
+def _count_fits(monkeypatch) -> list[tuple[str, Path | None]]:
+    """Every fit the runner makes from now on: (method name, the folder it starts from)."""
+    import decoreg.bench.cell_run as cell_run
+
     fits = []
     real_fit = cell_run._fit
 
@@ -168,11 +167,27 @@ def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, mo
         return real_fit(cell, data, output, placement, init_from)
 
     monkeypatch.setattr(cell_run, "_fit", counting_fit)
+    return fits
+
+
+def _staged_suite(tmp_path, tiny_model_dir, methods: list[str]) -> tuple[Path, dict]:
+    """The toy suite with `methods` and no method parameters, written to staged.yaml."""
     data = yaml.safe_load(_write_suite(tmp_path, tiny_model_dir).read_text())
-    data["grids"][0]["methods"] = ["ce-then-raft", "ce-greedy"]
+    data["grids"][0]["methods"] = methods
     data["grids"][0]["method_params"] = {}
     path = tmp_path / "staged.yaml"
     path.write_text(yaml.safe_dump(data))
+    return path, data
+
+
+def test_warm_started_method_reuses_its_first_stage(tmp_path, tiny_model_dir, monkeypatch):
+    from decoreg.bench.methods import METHODS, Method
+
+    staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",),
+                    _STAGED_PARAMS, warm_start="ce-greedy")  # fmt: skip
+    monkeypatch.setitem(METHODS, "ce-then-raft", staged)
+    fits = _count_fits(monkeypatch)
+    path, data = _staged_suite(tmp_path, tiny_model_dir, ["ce-then-raft", "ce-greedy"])
     suite = load_suite(path)
     cells = suite.cells(quick=True)
     assert cells[0].warm_start.method.name == "ce-greedy"
@@ -224,33 +239,20 @@ def test_bench_device_and_precision_override_the_suite(tmp_path, tiny_model_dir,
 def test_another_decoder_of_a_warm_started_model_reuses_its_fit(
     tmp_path, tiny_model_dir, monkeypatch
 ):
-    import decoreg.bench.cell_run as cell_run
     from decoreg.bench.methods import METHODS, Method
 
-    params = {"family": "causal-lm", "objective": "raft", "decoder": "grid-mean"}
-    staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",), params,
-                    warm_start="ce-greedy")  # fmt: skip
+    staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",),
+                    _STAGED_PARAMS, warm_start="ce-greedy")  # fmt: skip
     median = Method("ce-then-raft-median", "CE then RAFT (median)", "the same, median",
-                    ("text",), {**params, "decoder": "grid-median"},
+                    ("text",), {**_STAGED_PARAMS, "decoder": "grid-median"},
                     warm_start="ce-greedy")  # fmt: skip
     monkeypatch.setitem(METHODS, staged.name, staged)
     monkeypatch.setitem(METHODS, median.name, median)
-    fits = []
-    real_fit = cell_run._fit
-
-    def counting_fit(cell, data, output, placement, init_from=None):
-        fits.append(cell.method.name)
-        return real_fit(cell, data, output, placement, init_from)
-
-    monkeypatch.setattr(cell_run, "_fit", counting_fit)
-    data = yaml.safe_load(_write_suite(tmp_path, tiny_model_dir).read_text())
-    data["grids"][0]["methods"] = ["ce-then-raft", "ce-then-raft-median"]
-    data["grids"][0]["method_params"] = {}
-    path = tmp_path / "staged.yaml"
-    path.write_text(yaml.safe_dump(data))
+    fits = _count_fits(monkeypatch)
+    path, _ = _staged_suite(tmp_path, tiny_model_dir, ["ce-then-raft", "ce-then-raft-median"])
     summary = run_suite(load_suite(path), tmp_path / "out", quick=True, echo=_silent)
     assert summary.failed == 0
-    assert fits == ["ce-greedy", "ce-then-raft"]  # the first stage, then RAFT once
+    assert [name for name, _ in fits] == ["ce-greedy", "ce-then-raft"]  # first stage, RAFT once
     rows = {r["method"]: r for r in read_rows(tmp_path / "out" / RESULTS_FILE)}
     assert rows["ce-then-raft-median"]["shared_fit_with"] == rows["ce-then-raft"]["cell"]
     assert rows["ce-then-raft-median"]["fit_seconds"] == 0.0
