@@ -21,6 +21,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
+from decoreg.bench.plots import finish_figure
 from decoreg.bench.publish import current_rows
 from decoreg.bench.report import mean_std
 from decoreg.bench.suite import load_suite
@@ -70,10 +71,7 @@ def plot(dataset: str, methods: dict, path: Path) -> Path:
     axis.set_ylabel("test RMSE (mean ± std over seeds)")
     axis.set_title(dataset)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return finish_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> int:

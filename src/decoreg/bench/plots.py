@@ -18,8 +18,17 @@ import numpy as np
 import pandas as pd
 
 from decoreg.bench.report import group_rows, mean_std
+from decoreg.uncertainty.plots import save_figure
 
 Row = Mapping[str, Any]
+
+
+def finish_figure(figure, path: Path) -> Path:
+    """Lay out, write (90 dpi: the reports hold dozens) and close `figure`; return `path`."""
+    figure.tight_layout()
+    save_figure(figure, path, dpi=90)
+    plt.close(figure)
+    return path
 
 
 def label_of(row: Row, several_models: bool) -> str:
@@ -77,10 +86,7 @@ def plot_predictions(rows: Sequence[Row], folder: Path, path: Path, title: str) 
     figure.supxlabel("true")
     figure.supylabel("predicted")
     figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return finish_figure(figure, path)
 
 
 def plot_metric_bars(rows: Sequence[Row], path: Path, title: str, metric: str = "rmse"):
@@ -98,10 +104,7 @@ def plot_metric_bars(rows: Sequence[Row], path: Path, title: str, metric: str = 
     axis.set_xticks(positions, labels, rotation=35, ha="right", fontsize=8)
     axis.set_ylabel(f"test {metric.upper()} (mean ± std over seeds)")
     axis.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return finish_figure(figure, path)
 
 
 def training_curves(
@@ -142,10 +145,7 @@ def plot_learning_curves(rows: Sequence[Row], path: Path, title: str) -> Path | 
     axis.set_ylabel("validation RMSE (mean over seeds)")
     axis.set_title(title)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return finish_figure(figure, path)
 
 
 def plot_rl_diagnostics(rows: Sequence[Row], path: Path, title: str) -> Path | None:
@@ -167,7 +167,4 @@ def plot_rl_diagnostics(rows: Sequence[Row], path: Path, title: str) -> Path | N
         axis.set_xlabel("RL step")
     axes[1].legend(fontsize=7)
     figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return finish_figure(figure, path)

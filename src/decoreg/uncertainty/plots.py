@@ -158,9 +158,9 @@ def write_uncertainty_plots(
     ]
 
 
-def save_figure(figure: Figure, path: str | Path) -> Path:
+def save_figure(figure: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write `figure` as a PNG to `path` (its folder created) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=dpi)
     return path
