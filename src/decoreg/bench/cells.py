@@ -26,6 +26,7 @@ _CELL_PARAM_DEFAULTS = {"verbose": False}
 # How a cell picks its rows (part of its key): a seeded sample of each split. Cells measured
 # on the splits' first rows (before 2026-12-02, biased on files sorted by the target) differ.
 ROWS_FROM = "seeded-sample"
+DEFAULT_BUDGET_MINUTES = 90  # a suite file's budget_minutes when it names none
 STEP_PARAMS = ("max_steps", "epochs")  # either sets a run's length; the estimator takes one
 
 
@@ -131,7 +132,7 @@ class Suite:
     quick: Mapping[str, Any]
     grids: tuple[Grid, ...]
     orderings: tuple[tuple[str, str], ...] = ()
-    budget_minutes: int = 90  # what the full suite may take on 2 cores
+    budget_minutes: int = DEFAULT_BUDGET_MINUTES  # what the full suite may take on 2 cores
 
     def cells(self, quick: bool = False) -> list[Cell]:
         """All cells in a stable order: seed, grid, dataset, method, model.

@@ -39,13 +39,19 @@ from typing import Any
 
 import yaml
 
-from decoreg.bench.cells import SIZE_KEYS, STEP_PARAMS, DatasetEntry, Grid, Suite
+from decoreg.bench.cells import (
+    DEFAULT_BUDGET_MINUTES,
+    SIZE_KEYS,
+    STEP_PARAMS,
+    DatasetEntry,
+    Grid,
+    Suite,
+)
 from decoreg.bench.methods import get_method
 from decoreg.datasets import DATASETS, dataset_names
 from decoreg.errors import ConfigError, check_keys
 
 SUITES_DIR = Path(__file__).parent / "suites"
-DEFAULT_BUDGET_MINUTES = 90
 _SUITE_KEYS = {"name", "description", "seeds", "data_seed", "quick", "grids", "orderings",
                "budget_minutes"}  # fmt: skip
 _QUICK_KEYS = {"train_rows", "validation_rows", "test_rows", "seeds", "params"}
