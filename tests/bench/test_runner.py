@@ -162,9 +162,9 @@ def _count_fits(monkeypatch) -> list[tuple[str, Path | None]]:
     fits = []
     real_fit = cell_run._fit
 
-    def counting_fit(cell, data, output, placement, init_from=None):
+    def counting_fit(cell, data, output, placement, init_from=None, **options):
         fits.append((cell.method.name, init_from))
-        return real_fit(cell, data, output, placement, init_from)
+        return real_fit(cell, data, output, placement, init_from, **options)
 
     monkeypatch.setattr(cell_run, "_fit", counting_fit)
     return fits
@@ -217,8 +217,8 @@ def test_bench_device_and_precision_override_the_suite(tmp_path, tiny_model_dir,
     seen = []
     real_fit = cell_run._fit
 
-    def recording_fit(cell, data, output, placement, init_from=None):
-        estimator = real_fit(cell, data, output, placement, init_from)
+    def recording_fit(cell, data, output, placement, init_from=None, **options):
+        estimator = real_fit(cell, data, output, placement, init_from, **options)
         if not cell.method.is_baseline:
             seen.append({k: estimator.get_params()[k] for k in ("device", "precision", "bf16")})
         return estimator
@@ -256,3 +256,57 @@ def test_another_decoder_of_a_warm_started_model_reuses_its_fit(
     rows = {r["method"]: r for r in read_rows(tmp_path / "out" / RESULTS_FILE)}
     assert rows["ce-then-raft-median"]["shared_fit_with"] == rows["ce-then-raft"]["cell"]
     assert rows["ce-then-raft-median"]["fit_seconds"] == 0.0
+
+
+def test_a_cell_killed_mid_training_continues_from_its_checkpoint(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """A run that dies at step 3 of a 4-step cell leaves checkpoints of steps 1-2; `--resume`
+    trains steps 3-4 only and ends with the uninterrupted run's losses and predictions."""
+    import decoreg.training as training
+    from decoreg.bench.cell_run import checkpoint_folder
+
+    path, data = _staged_suite(tmp_path, tiny_model_dir, ["ce-greedy"])
+    data["grids"][0]["params"]["max_steps"] = 4
+    data["seeds"] = [0]
+    path.write_text(yaml.safe_dump(data))
+    suite = load_suite(path)
+    run_suite(suite, tmp_path / "whole", echo=_silent, checkpoint_every=1)
+    whole = read_rows(tmp_path / "whole" / RESULTS_FILE)[0]
+    cell = suite.cells()[0]
+    assert not checkpoint_folder(cell).exists()  # removed once the fit is done
+    real_step = training._optimizer_step
+
+    def dying_step(engine, objective, train, order, step, *args):
+        if step == 3:
+            raise RuntimeError("killed")
+        return real_step(engine, objective, train, order, step, *args)
+
+    monkeypatch.setattr(training, "_optimizer_step", dying_step)
+    run_suite(suite, tmp_path / "killed", echo=_silent, checkpoint_every=1)
+    assert read_rows(tmp_path / "killed" / RESULTS_FILE)[0]["status"] == "failed"
+    assert (checkpoint_folder(cell) / "step-00000002.ckpt").exists()
+    steps_run = []
+    monkeypatch.setattr(
+        training, "_optimizer_step",
+        lambda engine, objective, train, order, step, *args: (
+            steps_run.append(step) or real_step(engine, objective, train, order, step, *args)
+        ),
+    )  # fmt: skip
+    run_suite(suite, tmp_path / "killed", resume=True, echo=_silent, checkpoint_every=1)
+    resumed = read_rows(tmp_path / "killed" / RESULTS_FILE)[-1]
+    assert resumed["status"] == "ok" and resumed["resumed_from_step"] == 2
+    assert steps_run == [3, 4]
+    assert resumed["train"]["loss"] == whole["train"]["loss"]  # steps 1-4, bit for bit
+    assert resumed["metrics"] == whole["metrics"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "killed" / resumed["predictions"]),
+        pd.read_csv(tmp_path / "whole" / whole["predictions"]),
+    )
+
+
+def test_the_cli_default_checkpoint_interval_is_the_harness_default():
+    import decoreg.bench.cell_run as cell_run
+    import decoreg.cli.bench as cli_bench
+
+    assert cli_bench.DEFAULT_CHECKPOINT_EVERY == cell_run.DEFAULT_CHECKPOINT_EVERY

@@ -23,12 +23,19 @@ from decoreg.bench.cell_uncertainty import (
 from decoreg.bench.cells import Cell, DatasetEntry
 from decoreg.bench.machine import peak_memory_mb, reset_peak_memory, resident_memory_mb
 from decoreg.bench.rows import PREDICTIONS_DIR, now
+from decoreg.checkpoint import Checkpointer
 from decoreg.datasets import DatasetInfo, LoadedDataset, load_dataset
 from decoreg.datasets.user_table import load_table_dataset
+from decoreg.distributed import World
 from decoreg.metrics import regression_report
 from decoreg.paths import cache_dir
 
 WARM_STARTS_DIR = "warm-starts"
+CHECKPOINTS_DIR = "checkpoints"
+DEFAULT_CHECKPOINT_EVERY = 25
+"""Optimizer steps between a model cell's kill-safe checkpoints (`bench --checkpoint-every`):
+a raft-cpu cell trains 190-250 steps of 5-13 s each on one core, so a kill loses at most a few
+minutes, while writing the ~2.7 GB checkpoint costs a few seconds."""
 
 
 # ------------------------------------------------------------------------------- data
@@ -102,8 +109,9 @@ def _train_summary(cell: Cell, estimator: Any) -> dict[str, Any] | None:
 
 
 def _warm_start_folder(
-    cell: Cell, data: CellData, output: Path, fitted: Fitted | None, placement: dict[str, Any]
-) -> tuple[Path, float]:
+    cell: Cell, data: CellData, output: Path, fitted: Fitted | None, placement: dict[str, Any],
+    checkpoint_every: int = 0,
+) -> tuple[Path, float]:  # fmt: skip
     """The saved model `cell` starts from, trained (or taken from `fitted`) if not on disk.
 
     First stages are saved under ``cache_dir("bench", "warm-starts")``, named by their fit
@@ -120,7 +128,7 @@ def _warm_start_folder(
     if fitted is not None and fitted.fit_key == warm.fit_key():
         estimator = fitted.estimator
     else:
-        estimator = _fit(warm, data, output, placement)
+        estimator = _fit(warm, data, output, placement, checkpoint_every=checkpoint_every)
     seconds = time.perf_counter() - start
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -129,12 +137,28 @@ def _warm_start_folder(
     return folder, seconds
 
 
+def checkpoint_folder(cell: Cell) -> Path:
+    """Where a model cell's training checkpoints go while it trains, named by its fit key."""
+    return cache_dir("bench", CHECKPOINTS_DIR) / cell.fit_key()[:24]
+
+
+def _saved_steps(cell: Cell) -> list[int]:
+    """Steps of the checkpoints a killed run of `cell` left, oldest first."""
+    return Checkpointer(checkpoint_folder(cell), World.current()).steps()
+
+
 def _fit(
     cell: Cell, data: CellData, output: Path, placement: dict[str, Any],
-    init_from: Path | None = None,
+    init_from: Path | None = None, checkpoint_every: int = 0,
 ) -> Any:  # fmt: skip
     """Fit the cell's method; `placement` (device, precision: `bench --device/--precision`)
-    overrides the suite's own, its older `bf16` switch included."""
+    overrides the suite's own, its older `bf16` switch included.
+
+    With `checkpoint_every` > 0 a model cell writes kill-safe checkpoints to
+    `checkpoint_folder(cell)` and continues from the newest one there, so a suite killed in the
+    middle of a long cell loses only the steps since it (the training guarantees the same
+    weights as an uninterrupted run); the folder is removed once the fit is done.
+    """
     if cell.method.is_baseline:
         return cell.method.baseline(data.info, cell.seed).fit(
             data.inputs("train"), data.targets("train")
@@ -147,11 +171,21 @@ def _fit(
     params.update({name: value for name, value in placement.items() if value is not None})
     if init_from is not None:
         params["init_from"] = str(init_from)
+    folder = checkpoint_folder(cell) if checkpoint_every > 0 else None
+    if folder is not None:
+        params.update(
+            checkpoint_dir=str(folder),
+            checkpoint_every=checkpoint_every,
+            resume=bool(_saved_steps(cell)),  # resume=True alone warns that none was found
+        )
     estimator = DecodingRegressor(**params)
     eval_set = None
     if len(data.validation) and estimator.train_option("max_steps") > 0:
         eval_set = (data.inputs("validation"), data.targets("validation"))
-    return estimator.fit(data.inputs("train"), data.targets("train"), eval_set=eval_set)
+    estimator.fit(data.inputs("train"), data.targets("train"), eval_set=eval_set)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    return estimator
 
 
 @dataclass(frozen=True)
@@ -223,10 +257,11 @@ def cell_row(cell: Cell) -> dict[str, Any]:
 
 def run_cell(
     cell: Cell, data: CellData, output: Path, fitted: Fitted | None = None,
-    placement: dict[str, Any] | None = None,
+    placement: dict[str, Any] | None = None, checkpoint_every: int = 0,
 ) -> tuple[dict[str, Any], Fitted | None]:  # fmt: skip
     """Fit (or reuse `fitted`), predict the test rows and build the cell's result row;
-    `placement` ({"device": ..., "precision": ...}) overrides the suite's.
+    `placement` ({"device": ..., "precision": ...}) overrides the suite's; `checkpoint_every`
+    > 0 makes the training kill-safe (`_fit`).
 
     Any exception inside becomes a ``failed`` row (with its message and traceback); the
     returned `Fitted` is what later cells may reuse (None after a failure or for baselines).
@@ -239,22 +274,26 @@ def run_cell(
                    "test": len(data.test)}  # fmt: skip
     row["started_at"] = now()
     fit_key, placement = cell.fit_key(), placement or {}
+    if checkpoint_every > 0 and fit_key is not None and (steps := _saved_steps(cell)):
+        row["resumed_from_step"] = steps[-1]  # a killed run left them: training goes on after
     try:
         if fitted is not None and fit_key is not None and fitted.fit_key == fit_key:
             estimator, fit_seconds = fitted.estimator, 0.0
             row["shared_fit_with"] = fitted.cell_id
         elif cell.warm_start is not None:  # the first stage is kept for the cells sharing it
             folder, row["warm_start_seconds"] = _warm_start_folder(
-                cell, data, output, fitted, placement
+                cell, data, output, fitted, placement, checkpoint_every
             )
             row["warm_start"] = {"cell": cell.warm_start.cell_id, "folder": str(folder)}
             fit_start = time.perf_counter()
-            estimator = _fit(cell, data, output, placement, init_from=folder)
+            estimator = _fit(
+                cell, data, output, placement, init_from=folder, checkpoint_every=checkpoint_every
+            )
             fit_seconds = time.perf_counter() - fit_start
             fitted = Fitted(fit_key, estimator, cell.cell_id, fit_seconds)
         else:
             fitted = None
-            estimator = _fit(cell, data, output, placement)
+            estimator = _fit(cell, data, output, placement, checkpoint_every=checkpoint_every)
             fit_seconds = time.perf_counter() - start
             if fit_key is not None:
                 fitted = Fitted(fit_key, estimator, cell.cell_id, fit_seconds)

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from decoreg.bench.cell_run import CellData, cell_row, load_cell_data, run_cell
+from decoreg.bench.cell_run import (
+    DEFAULT_CHECKPOINT_EVERY,
+    CellData,
+    cell_row,
+    load_cell_data,
+    run_cell,
+)
 from decoreg.bench.cells import Cell, Suite
 from decoreg.bench.machine import cpu_lock, environment
 from decoreg.bench.rows import RESULTS_FILE, RUNS_FILE, append_row, latest_rows, now, read_rows
@@ -68,6 +74,7 @@ def run_suite(
     command: str | None = None,
     echo: Callable[[str], None] = print,
     placement: dict[str, Any] | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
 ) -> RunSummary:
     """Run every unfinished cell of `suite`, appending rows to ``output/results.jsonl``.
 
@@ -80,6 +87,8 @@ def run_suite(
         command: The command line, recorded in ``runs.jsonl``.
         echo: Where progress lines go.
         placement: {"device": ..., "precision": ...} for every cell (None values: the suite's).
+        checkpoint_every: Steps between a model cell's kill-safe training checkpoints, so a
+            killed run continues its unfinished cell on `resume` (0: none; `cell_run._fit`).
 
     Raises:
         ConfigError: If `output` already has results and `resume` is False.
@@ -109,7 +118,9 @@ def run_suite(
                 try:
                     if entry_key not in data_cache:
                         data_cache[entry_key] = load_cell_data(cell.dataset, cell.data_seed)
-                    row, fitted = run_cell(cell, data_cache[entry_key], output, fitted, placement)
+                    row, fitted = run_cell(
+                        cell, data_cache[entry_key], output, fitted, placement, checkpoint_every
+                    )
                 except Exception as error:  # the data could not be loaded
                     row = _data_failure(cell, error)
                 row.update(suite=suite.name, quick=quick, environment=env)

@@ -10,6 +10,7 @@ from decoreg.cli.common import add_command, add_device_options
 from decoreg.errors import ConfigError
 
 DEFAULT_RESULTS = Path("benchmarks", "results")
+DEFAULT_CHECKPOINT_EVERY = 25  # the harness's own default (bench.cell_run), kept in step by a test
 
 
 def add_bench_command(commands) -> None:
@@ -26,6 +27,14 @@ def add_bench_command(commands) -> None:
         "--resume",
         action="store_true",
         help="continue a result folder: finished cells are not rerun, failed ones are",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="steps between a model cell's kill-safe checkpoints, so --resume continues a "
+        f"killed cell from its newest one (default {DEFAULT_CHECKPOINT_EVERY}; 0: none)",
     )
     p.add_argument("--lock", type=Path, help="hold an flock on this file while each cell runs")
     p.add_argument("--report-only", action="store_true", help="only re-render results.md/plots")
@@ -55,6 +64,7 @@ def run_bench(args: argparse.Namespace) -> int:
         summary = run_suite(
             suite, output, quick=args.quick, resume=args.resume, lock=args.lock, command=command,
             placement={"device": args.device, "precision": args.precision},
+            checkpoint_every=_checkpoint_every(args),
         )  # fmt: skip
         print(
             f"{summary.run} cells run ({summary.failed} failed), {summary.skipped} skipped, "
@@ -83,4 +93,14 @@ def _command_line(args: argparse.Namespace, output: Path) -> str:
     parts += [flag for flag, on in (("--quick", args.quick), ("--resume", args.resume)) if on]
     if args.lock:
         parts += ["--lock", str(args.lock)]
+    if args.checkpoint_every is not None:
+        parts += ["--checkpoint-every", str(args.checkpoint_every)]
     return " ".join(shlex.quote(part) for part in parts)
+
+
+def _checkpoint_every(args: argparse.Namespace) -> int:
+    if args.checkpoint_every is None:
+        return DEFAULT_CHECKPOINT_EVERY
+    if args.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be 0 or more, got {args.checkpoint_every}")
+    return args.checkpoint_every
