@@ -310,3 +310,19 @@ def test_the_cli_default_checkpoint_interval_is_the_harness_default():
     import decoreg.cli.bench as cli_bench
 
     assert cli_bench.DEFAULT_CHECKPOINT_EVERY == cell_run.DEFAULT_CHECKPOINT_EVERY
+
+
+def test_datasets_option_runs_only_those_cells_and_names_unknown_ones(tmp_path, tiny_model_dir):
+    path, data = _staged_suite(tmp_path, tiny_model_dir, ["mean"])
+    other = dict(data["grids"][0]["datasets"]["toy.csv"])
+    (tmp_path / "toy2.csv").write_bytes((tmp_path / "toy.csv").read_bytes())
+    data["grids"][0]["datasets"]["toy2.csv"] = other
+    path.write_text(yaml.safe_dump(data))
+    suite = load_suite(path)
+    summary = run_suite(suite, tmp_path / "out", echo=_silent, datasets=["toy2.csv"])
+    rows = read_rows(tmp_path / "out" / RESULTS_FILE)
+    assert summary.run == 2 and {row["dataset"] for row in rows} == {"toy2.csv"}
+    rest = run_suite(suite, tmp_path / "out", resume=True, echo=_silent)
+    assert (rest.run, rest.skipped) == (2, 2)
+    with pytest.raises(ConfigError, match=r"no dataset nope.*it has toy.csv, toy2.csv"):
+        run_suite(suite, tmp_path / "out", resume=True, echo=_silent, datasets=["nope"])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ def run_suite(
     echo: Callable[[str], None] = print,
     placement: dict[str, Any] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    datasets: Sequence[str] | None = None,
 ) -> RunSummary:
     """Run every unfinished cell of `suite`, appending rows to ``output/results.jsonl``.
 
@@ -89,9 +90,12 @@ def run_suite(
         placement: {"device": ..., "precision": ...} for every cell (None values: the suite's).
         checkpoint_every: Steps between a model cell's kill-safe training checkpoints, so a
             killed run continues its unfinished cell on `resume` (0: none; `cell_run._fit`).
+        datasets: Run only the cells of these datasets (None: all), e.g. one set's seeds first
+            in a suite that takes several sessions; the others stay for a later `resume`.
 
     Raises:
-        ConfigError: If `output` already has results and `resume` is False.
+        ConfigError: If `output` already has results and `resume` is False, or `datasets`
+            names a dataset the suite does not have.
     """
     output.mkdir(parents=True, exist_ok=True)
     results = output / RESULTS_FILE
@@ -102,7 +106,7 @@ def run_suite(
             "cells are skipped), or choose another --output"
         )
     done = {k for k, row in latest_rows(rows).items() if row.get("status") == "ok"}
-    cells = suite.cells(quick=quick)
+    cells = _only_datasets(suite.cells(quick=quick), datasets, suite.name)
     env = environment()
     start, started_at = time.perf_counter(), now()
     counts = {"run": 0, "skipped": 0, "failed": 0}
@@ -136,6 +140,19 @@ def run_suite(
          "cells": len(cells), "environment": env},
     )  # fmt: skip
     return RunSummary(counts["run"], counts["skipped"], counts["failed"], wall)
+
+
+def _only_datasets(cells: list[Cell], datasets: Sequence[str] | None, suite: str) -> list[Cell]:
+    if datasets is None:
+        return cells
+    known = list(dict.fromkeys(cell.dataset.name for cell in cells))
+    unknown = [name for name in datasets if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"--datasets: suite {suite} has no dataset {', '.join(unknown)}; it has "
+            f"{', '.join(known)}"
+        )
+    return [cell for cell in cells if cell.dataset.name in datasets]
 
 
 def _data_failure(cell: Cell, error: Exception) -> dict[str, Any]:

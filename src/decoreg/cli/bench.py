@@ -36,6 +36,12 @@ def add_bench_command(commands) -> None:
         help="steps between a model cell's kill-safe checkpoints, so --resume continues a "
         f"killed cell from its newest one (default {DEFAULT_CHECKPOINT_EVERY}; 0: none)",
     )
+    p.add_argument(
+        "--datasets",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        metavar="NAME[,NAME]",
+        help="run only these datasets' cells (the report still shows every finished cell)",
+    )
     p.add_argument("--lock", type=Path, help="hold an flock on this file while each cell runs")
     p.add_argument("--report-only", action="store_true", help="only re-render results.md/plots")
     add_device_options(p, saved=False)
@@ -64,7 +70,7 @@ def run_bench(args: argparse.Namespace) -> int:
         summary = run_suite(
             suite, output, quick=args.quick, resume=args.resume, lock=args.lock, command=command,
             placement={"device": args.device, "precision": args.precision},
-            checkpoint_every=_checkpoint_every(args),
+            checkpoint_every=_checkpoint_every(args), datasets=args.datasets,
         )  # fmt: skip
         print(
             f"{summary.run} cells run ({summary.failed} failed), {summary.skipped} skipped, "
@@ -95,6 +101,8 @@ def _command_line(args: argparse.Namespace, output: Path) -> str:
         parts += ["--lock", str(args.lock)]
     if args.checkpoint_every is not None:
         parts += ["--checkpoint-every", str(args.checkpoint_every)]
+    if args.datasets:
+        parts += ["--datasets", ",".join(args.datasets)]
     return " ".join(shlex.quote(part) for part in parts)
 
 
