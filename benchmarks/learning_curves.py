@@ -1,12 +1,15 @@
 """Learning curves from the `learning-curves` suite: test RMSE against training rows.
 
 Reads the suite's rows (`decoreg bench learning-curves --output
-benchmarks/results/learning-curves --resume`; each grid is one training-set size) and draws,
+benchmarks/results/learning-curves --resume`; each grid is one training-set size) and, for the
+largest size, the `raft-cpu` suite's rows of the same methods (2,000 clothing reviews, 1,500
+MovieLens ratings: the same test rows and settings, so they are not trained twice), and draws,
 per dataset, each method's test RMSE (mean ± std over seeds) against the number of training
 rows, with a table of the same numbers in `learning_curves.md`.
 
 Usage:
     python benchmarks/learning_curves.py [--results benchmarks/results/learning-curves]
+        [--largest benchmarks/results/raft-cpu]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from decoreg.bench.report import mean_std
 from decoreg.bench.suite import load_suite
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning-curves"
+LARGEST = RESULTS.with_name("raft-cpu")
 
 
 def curves(rows: list[dict]) -> dict[str, dict[str, dict[int, list[float]]]]:
@@ -41,9 +45,22 @@ def curves(rows: list[dict]) -> dict[str, dict[str, dict[int, list[float]]]]:
     return table
 
 
+def rows_of_largest(folder: Path, quick: bool) -> list[dict]:
+    """The raft-cpu suite's current rows in `folder` (none when it has no results yet)."""
+    return current_rows(load_suite("raft-cpu"), folder, quick=quick) if folder.is_dir() else []
+
+
+def same_methods(rows: list[dict], suite) -> list[dict]:
+    """The rows of the methods that `suite`'s grids train (RAFT, CE + RAIL, ridge on MiniLM)."""
+    methods = {method.name for grid in suite.grids for method in grid.methods}
+    return [row for row in rows if row["method"] in methods]
+
+
 def markdown(table: dict, command: str) -> str:
     lines = ["# Learning curves (`learning-curves` suite)", "", f"Command: `{command}`", "",
-             "Test RMSE, mean ± std over seeds (seeds in brackets), by training rows."]  # fmt: skip
+             "Test RMSE, mean ± std over seeds (seeds in brackets), by training rows. The",
+             "largest size of each dataset is the raft-cpu suite's cells of the same methods",
+             "(same test rows; warmup 10 steps there, 4 here)."]  # fmt: skip
     for dataset, methods in table.items():
         sizes = sorted({n for by_rows in methods.values() for n in by_rows})
         lines += ["", f"## {dataset}", "", f"![learning curves]({dataset}-learning-curves.png)",
@@ -77,9 +94,16 @@ def plot(dataset: str, methods: dict, path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--largest", type=Path, default=LARGEST,
+        help="raft-cpu results whose cells of the same methods give the largest size",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="draw a --quick run's rows")
     args = parser.parse_args(argv)
-    table = curves(current_rows(load_suite("learning-curves"), args.results, quick=args.quick))
+    suite = load_suite("learning-curves")
+    rows = current_rows(suite, args.results, quick=args.quick)
+    rows += same_methods(rows_of_largest(args.largest, args.quick), suite)
+    table = curves(rows)
     for dataset, methods in table.items():
         plot(dataset, methods, args.results / f"{dataset}-learning-curves.png")
     command = "python benchmarks/learning_curves.py " + " ".join(argv or sys.argv[1:])

@@ -77,3 +77,31 @@ def test_learning_curves_table_by_training_rows(tmp_path):
     assert "| RAFT | 0.900 ± 0.141 (2) | 0.700 ± 0.000 (1) |" in text  # std sqrt(0.02)
     assert "| Ridge | - | 0.900 ± 0.000 (1) |" in text
     assert curves_script.plot("d", table["d"], tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_learning_curves_largest_point_is_raft_cpus_cells_of_the_same_settings():
+    """raft-cpu's RAFT and CE + RAIL cells stand in for the curves' largest size: they must
+    differ from a learning-curves cell only in the training rows and the warmup."""
+    from decoreg.bench.suite import load_suite
+
+    path = SCRIPT.with_name("learning_curves.py")
+    spec = importlib.util.spec_from_file_location("learning_curves", path)
+    curves_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves_script)
+    curves_suite, raft_suite = load_suite("learning-curves"), load_suite("raft-cpu")
+    kept = curves_script.same_methods(
+        [{"method": "raft"}, {"method": "mbr"}, {"method": "ridge-minilm"}], curves_suite
+    )
+    assert [row["method"] for row in kept] == ["raft", "ridge-minilm"]
+    small = {(c.dataset.name, c.method.name, c.seed): c for c in curves_suite.cells()
+             if c.grid == "rows-1000"}  # fmt: skip
+    large = [c for c in raft_suite.cells() if c.method.name in {"raft", "ce-rail", "ridge-minilm"}]
+    assert len(large) == len(small) == 18
+    for cell in large:
+        other = small[(cell.dataset.name, cell.method.name, cell.seed)]
+        spec_large, spec_small = cell.dataset.spec(), other.dataset.spec()
+        assert spec_large.pop("train_rows") > spec_small.pop("train_rows")
+        assert spec_large == spec_small
+        differing = {k for k in cell.params.keys() | other.params.keys()
+                     if cell.params.get(k) != other.params.get(k)}  # fmt: skip
+        assert differing <= {"warmup_steps"}
