@@ -14,16 +14,22 @@ The best parameters of each study are written to `<output>/<dataset>/params.yaml
 `decoreg train --config` accepts) with the trial table and Optuna's plots, and all of them to
 `<output>/suite_params.yaml`, the per-dataset `params` the suite file copies. Each study lives
 in `<output>/studies.db` (not committed), so a killed run continues with `--resume`.
+`--write-suite FILE` runs no study: it copies `<output>/suite_params.yaml` into the suite
+file's per-dataset `params:` lines (values to 4 significant digits), keeping the rest of the
+file as it is.
 
 Usage (hold the shared CPU lock):
     flock /tmp/decoreg-cpu.lock python benchmarks/genre2_tabular_tune.py [--resume] \
         [--datasets abalone,ames] [--trials 10] [--steps 500]
+    python benchmarks/genre2_tabular_tune.py \
+        --write-suite src/decoreg/bench/suites/genre2-tabular.yaml
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import time
@@ -91,7 +97,7 @@ def markdown(report: dict) -> str:
         "",
         f"{report['trials']} trials per dataset (TPE seed 0, median pruner), tabular CE, "
         f"{report['steps']} steps of batch 128 per trial, validation RMSE on 256 validation "
-        "rows (16 samples a row). The suite copies `suite_params.yaml`.",
+        "rows (16 samples a row). `--write-suite` copies `suite_params.yaml` into the suite.",
         "",
         "| dataset | train rows | complete | pruned | best validation RMSE | best parameters | s |",
         "|---|---:|---:|---:|---:|---|---:|",
@@ -116,6 +122,30 @@ def _flat(params: dict, prefix: str = "") -> dict:
     return flat
 
 
+def suite_with_params(text: str, params: dict[str, dict]) -> str:
+    """`text` (a suite YAML) with each named dataset's one-line `params:` mapping replaced by
+    its entry of `params`, floats rounded to 4 significant digits.
+
+    Raises:
+        ValueError: If a dataset has no `params:` line of its own in the file.
+    """
+    for name, values in params.items():
+        flow = yaml.safe_dump(_rounded(values), default_flow_style=True, width=10_000).strip()
+        # the dataset's key, then its indented lines up to its own `params:` line
+        pattern = re.compile(rf"(^(\s+){re.escape(name)}:\n(?:\2\s+.*\n)*?\2\s+params: ).*$",
+                             re.MULTILINE)  # fmt: skip
+        text, count = pattern.subn(lambda match, flow=flow: match.group(1) + flow, text, count=1)
+        if count == 0:
+            raise ValueError(f"the suite file has no one-line `params:` under dataset {name!r}")
+    return text
+
+
+def _rounded(value):
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return float(f"{value:.4g}") if isinstance(value, float) else value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -124,7 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--write-suite", type=Path, metavar="FILE",
+                        help="copy <output>/suite_params.yaml into FILE's dataset params; "
+                        "run no study")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.write_suite is not None:
+        params = yaml.safe_load((args.output / "suite_params.yaml").read_text())
+        args.write_suite.write_text(suite_with_params(args.write_suite.read_text(), params))
+        print(f"wrote the params of {len(params)} datasets into {args.write_suite}")
+        return 0
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     args.output.mkdir(parents=True, exist_ok=True)

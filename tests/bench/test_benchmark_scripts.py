@@ -1,4 +1,5 @@
-"""Scripts in benchmarks/ that judge or draw suite rows: genre2 targets, learning curves."""
+"""Scripts in benchmarks/ that judge, draw or write suites: genre2 targets, learning curves,
+the genre2-tabular tune's suite writer."""
 
 from __future__ import annotations
 
@@ -9,10 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "genre2_tabular_targets.py"
-spec = importlib.util.spec_from_file_location("genre2_tabular_targets", SCRIPT)
-targets_script = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(targets_script)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script(name: str):
+    """The module benchmarks/<name>.py (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+targets_script = _script("genre2_tabular_targets")
 
 Y = np.arange(40, dtype=float)
 
@@ -60,10 +69,7 @@ def test_models_are_chosen_on_validation_and_judged_on_test(tmp_path):
 
 
 def test_learning_curves_table_by_training_rows(tmp_path):
-    path = SCRIPT.with_name("learning_curves.py")
-    spec = importlib.util.spec_from_file_location("learning_curves", path)
-    curves_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(curves_script)
+    curves_script = _script("learning_curves")
 
     def cell(label, rows, rmse, status="ok"):
         return {"dataset": "d", "method": label.lower(), "label": label, "status": status,
@@ -84,10 +90,7 @@ def test_learning_curves_largest_point_is_raft_cpus_cells_of_the_same_settings()
     differ from a learning-curves cell only in the training rows and the warmup."""
     from decoreg.bench.suite import load_suite
 
-    path = SCRIPT.with_name("learning_curves.py")
-    spec = importlib.util.spec_from_file_location("learning_curves", path)
-    curves_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(curves_script)
+    curves_script = _script("learning_curves")
     curves_suite, raft_suite = load_suite("learning-curves"), load_suite("raft-cpu")
     kept = curves_script.same_methods(
         [{"method": "raft"}, {"method": "mbr"}, {"method": "ridge-minilm"}], curves_suite
@@ -105,3 +108,22 @@ def test_learning_curves_largest_point_is_raft_cpus_cells_of_the_same_settings()
         differing = {k for k in cell.params.keys() | other.params.keys()
                      if cell.params.get(k) != other.params.get(k)}  # fmt: skip
         assert differing <= {"warmup_steps"}
+
+
+def test_tune_writes_the_suites_dataset_params_and_reproduces_the_committed_file():
+    import yaml
+
+    writer = _script("genre2_tabular_tune")
+    suite_file = ROOT / "src" / "decoreg" / "bench" / "suites" / "genre2-tabular.yaml"
+    committed = suite_file.read_text()
+    tuned = yaml.safe_load(
+        (ROOT / "benchmarks" / "results" / "genre2-tabular-tune" / "suite_params.yaml").read_text()
+    )
+    assert writer.suite_with_params(committed, tuned) == committed  # the suite is the study's
+    changed = writer.suite_with_params(committed, {"concrete": {"learning_rate": 0.0123456}})
+    lines = zip(committed.splitlines(), changed.splitlines(), strict=True)
+    diff = [(a, b) for a, b in lines if a != b]
+    assert len(diff) == 1 and diff[0][1] == "        params: {learning_rate: 0.01235}"
+    assert "concrete" in committed.splitlines()[committed.splitlines().index(diff[0][0]) - 4]
+    with pytest.raises(ValueError, match="'nope'"):
+        writer.suite_with_params(committed, {"nope": {"learning_rate": 0.1}})
