@@ -139,29 +139,49 @@ def test_credits_give_the_exact_gradient_of_minus_the_policys_crps(size):
     torch.testing.assert_close(policy_gradient, true_gradient, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("size", [3, 4])
+def test_the_rewards_mean_over_a_group_gives_the_gradient_of_minus_the_crps(size):
+    """The loss averages over samples: with the crps reward (size * credit) that average,
+    E[mean_i r_i grad log p(x_i)], is -grad CRPS(p, y) itself, the scale on which a pointwise
+    reward's average gives grad E[r]; the bare credits would give 1/size of it."""
+    logits = torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([2.0], dtype=torch.float64)
+    log_probs = torch.log_softmax(logits, 0)
+    reward = make_reward("crps")
+    surrogate = 0.0
+    for index, weight in all_groups(log_probs.exp().detach(), size):
+        samples = SUPPORT[index][None]
+        rewards = reward.group(samples, y, torch.ones_like(samples, dtype=torch.bool))[0]
+        surrogate = surrogate + weight * (rewards * log_probs[index]).mean()
+    (policy_gradient,) = torch.autograd.grad(surrogate, logits)
+    (true_gradient,) = torch.autograd.grad(-exact_crps(torch.softmax(logits, 0), 2.0), logits)
+    torch.testing.assert_close(policy_gradient, true_gradient, rtol=1e-10, atol=1e-12)
+
+
 def test_group_rewards_penalize_and_leave_out_unparseable_samples():
-    """Samples 0, 1, unparseable, 3 at target 2: the parsed ones are the hand-worked group."""
+    """Samples 0, 1, unparseable, 3 at target 2: the parsed ones are the hand-worked group,
+    whose credits -1/3, -1/3, 2/3 are scaled by its size 3."""
     reward = make_reward("crps")
     samples = torch.tensor([[0.0, 1.0, float("nan"), 3.0]], dtype=torch.float64)
     rewards = compute_group_rewards(
         reward, samples, torch.tensor([2.0], dtype=torch.float64), unparseable_reward=-9.0
     )
     torch.testing.assert_close(
-        rewards, torch.tensor([[-1 / 3, -1 / 3, -9.0, 2 / 3]], dtype=torch.float64)
+        rewards, torch.tensor([[-1.0, -1.0, -9.0, 2.0]], dtype=torch.float64)
     )
 
 
 def test_the_greedy_baseline_is_its_credit_as_one_more_member():
     """Greedy 2 joining 0, 1, 3 at target 2: fCRPS(0, 1, 3) = 1/3, fCRPS(0, 1, 3, 2) =
-    4/4 - 10/12 = 1/6, so its credit is 1/3 - 1/6 = 1/6; an unparseable greedy gets the penalty.
-    Pointwise rewards ignore the group."""
+    4/4 - 10/12 = 1/6, so its credit is 1/3 - 1/6 = 1/6, times the group size 4; an
+    unparseable greedy gets the penalty. Pointwise rewards ignore the group."""
     samples = torch.tensor([[0.0, 1.0, 3.0], [0.0, 1.0, 3.0]], dtype=torch.float64)
     greedy = torch.tensor([2.0, float("nan")], dtype=torch.float64)
     targets = torch.tensor([2.0, 2.0], dtype=torch.float64)
     crps_baseline = compute_baseline_rewards(
         make_reward("crps"), greedy, samples, targets, unparseable_reward=-9.0
     )
-    torch.testing.assert_close(crps_baseline, torch.tensor([1 / 6, -9.0], dtype=torch.float64))
+    torch.testing.assert_close(crps_baseline, torch.tensor([2 / 3, -9.0], dtype=torch.float64))
     squared = compute_baseline_rewards(
         make_reward("squared"), greedy, samples, targets, unparseable_reward=-9.0
     )

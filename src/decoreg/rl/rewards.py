@@ -125,14 +125,24 @@ class GroupReward(ABC):
 
 @dataclass(frozen=True)
 class CRPSCredit(GroupReward):
-    """Leave-one-out credit to the fair CRPS of the group's samples (`decoreg.rl.crps`):
-    fCRPS(group without the sample) - fCRPS(group). Unparseable samples are left out of the
-    group; alone, a number's reward is -|prediction - target|, the CRPS of a point forecast."""
+    """n times each sample's leave-one-out credit to the fair CRPS of its group of n parsed
+    samples (`decoreg.rl.crps`): n * (fCRPS(group without the sample) - fCRPS(group)).
+
+    The credits c_i give the policy gradient of -CRPS as a *sum* over the group,
+    E[sum_i c_i grad log p(x_i)]; the loss *averages* over samples (`decoreg.rl.loss`), so
+    the reward is n * c_i: then the loss's gradient estimates grad(-CRPS), on the scale of a
+    pointwise reward's grad E[r] (CRPS and E|X - y| are in the same units), and a learning
+    rate carries over between rewards. Without the factor the CRPS reward learned n times
+    slower (G = 8 on abalone: sampling entropy 0.64 -> 0.61 over 300 steps of ReMax, whose
+    own reward took it to 0.37). Unparseable samples are left out of the group; alone, a
+    number's reward is -|prediction - target|, the CRPS of a point forecast.
+    """
 
     min_samples: int = MIN_GROUP
 
     def group(self, predictions: Tensor, targets: Tensor, parsed: Tensor) -> Tensor:
-        return crps_credits(predictions, targets, parsed)
+        group_size = parsed.sum(1, keepdim=True).to(predictions.dtype)  # [B, 1]
+        return crps_credits(predictions, targets, parsed) * group_size
 
     def single(self, predictions: Tensor, targets: Tensor) -> Tensor:
         return -(predictions - targets).abs()
