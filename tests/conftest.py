@@ -150,6 +150,25 @@ def tiny_lm_estimator(model_dir, **params):
     return DecodingRegressor(model=str(model_dir), **{**defaults, **params})
 
 
+def save_untrained_sampler(model_dir, folder: Path, texts: list[str]) -> Path:
+    """A sample-mean decoder (2 random draws a row, bf16 autocast) over the untrained tiny
+    model, fitted on `texts[:20]` with no training step and saved to `folder`."""
+    import numpy as np
+
+    from decoreg.estimator import DecodingRegressor
+
+    model = DecodingRegressor(
+        model=str(model_dir),
+        template="Q: {text}\nA: ",
+        decoder="sample-mean",
+        num_samples=2,
+        max_steps=0,
+        verbose=False,
+    ).fit(texts[:20], np.arange(20) % 5 + 1.0)
+    model.save(folder)
+    return folder
+
+
 def tiny_tabular_estimator(**params):
     """A quiet tabular DecodingRegressor small enough to train in a second: 6 steps of batch 8,
     evaluated every 3, 2 samples per row; `params` override these."""

@@ -18,6 +18,7 @@ from decoreg.distributed import World
 from decoreg.estimator import DecodingRegressor
 from decoreg.incremental import predict_file, progress_path
 from decoreg.inference import predict_prepared
+from tests.conftest import save_untrained_sampler
 from tests.distributed_helpers import free_port, run_in_processes
 
 TEXTS = [f"row {i}: {'good' if i % 3 else 'bad'} {'!' * (i % 9)}" for i in range(160)]
@@ -26,16 +27,7 @@ TEXTS = [f"row {i}: {'good' if i % 3 else 'bad'} {'!' * (i % 9)}" for i in range
 @pytest.fixture
 def saved_model(tiny_model_dir, tmp_path) -> Path:
     """A sampling decoder (random draws) over an untrained tiny model, saved."""
-    model = DecodingRegressor(
-        model=str(tiny_model_dir),
-        template="Q: {text}\nA: ",
-        decoder="sample-mean",
-        num_samples=2,
-        max_steps=0,
-        verbose=False,
-    ).fit(TEXTS[:20], np.arange(20) % 5 + 1.0)
-    model.save(tmp_path / "model")
-    return tmp_path / "model"
+    return save_untrained_sampler(tiny_model_dir, tmp_path / "model", TEXTS)
 
 
 def _predict_worker(model_dir: str, out_file: str) -> None:

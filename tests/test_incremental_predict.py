@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from decoreg.errors import ConfigError, DataError
-from decoreg.estimator import DecodingRegressor
 from decoreg.incremental import chunk_seed, progress_path, write_incrementally
+from tests.conftest import save_untrained_sampler
 
 FINGERPRINT = {"data": "rows.csv", "model": "m"}
 
@@ -131,15 +131,7 @@ def test_sigkill_during_predict_then_resume_writes_every_row_once(tiny_model_dir
     delay = rng.uniform(0.0, 0.05)
     note = f"seed {seed}: kill after row {kill_after} + {delay:.3f}s"
     texts = [f"row {i}: {'good' if i % 3 else 'bad'} {'!' * (i % 9)}" for i in range(600)]
-    model = DecodingRegressor(
-        model=str(tiny_model_dir),
-        template="Q: {text}\nA: ",
-        decoder="sample-mean",
-        num_samples=2,
-        max_steps=0,
-        verbose=False,
-    ).fit(texts[:20], np.arange(20) % 5 + 1.0)
-    model.save(tmp_path / "model")
+    save_untrained_sampler(tiny_model_dir, tmp_path / "model", texts)
     data = tmp_path / "rows.csv"
     pd.DataFrame({"text": texts}).to_csv(data, index=False)
     src = str(Path(__file__).resolve().parents[1] / "src")
