@@ -59,9 +59,19 @@ def test_panel_table_keeps_features_and_target_and_drops_the_rest(name: str) -> 
     assert info.max_train_rows == PANEL_TRAIN_ROWS and info.license and "GPL" in info.license
 
 
-def test_star_school_id_is_a_category() -> None:
+def test_star_school_id_is_a_category_for_the_model_and_the_baselines() -> None:
+    from decoreg.bench.baselines import _categorical
+    from decoreg.tabular.features import FeatureEncoder
+
     data = load_dataset("star", reader=_reader({"star": _source_frame("star")}))
-    assert data.frame["schidkn"].map(type).eq(str).all()
+    school = data.frame["schidkn"]
+    assert isinstance(school.dtype, pd.CategoricalDtype)
+    assert all(isinstance(level, str) for level in school.cat.categories)
+    features = data.frame.loc[:, list(data.info.feature_columns)]
+    encoder = FeatureEncoder().fit(features)
+    # integer codes: the declared school id is a category, the other integer column a number
+    assert "schidkn" in encoder.category_columns_ and "race" in encoder.numeric_columns_
+    assert "schidkn" in _categorical(data.info, features)  # the baselines one-hot it
 
 
 def test_training_split_is_capped_and_the_unused_rows_counted() -> None:

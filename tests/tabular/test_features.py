@@ -53,6 +53,17 @@ def test_a_typo_in_a_mostly_numeric_column_fails_at_fit():
         FeatureEncoder().fit(frame)
 
 
+def test_a_category_column_of_digit_labels_is_categorical():
+    """Plain strings of digits read as numbers; the same labels in a `category` column (how a
+    dataset declares integer codes, e.g. school ids) are levels, 3 of them here."""
+    codes = ["63", "20", "19", "63"]
+    encoder = FeatureEncoder().fit(
+        pd.DataFrame({"as_text": codes, "school": pd.Series(codes, dtype="category")})
+    )
+    assert encoder.numeric_columns_ == ["as_text"] and encoder.category_columns_ == ["school"]
+    assert encoder.vocabularies_ == [["19", "20", "63"]]
+
+
 def test_numeric_strings_are_numeric_and_declared_columns_categorical():
     frame = pd.DataFrame({"x": ["1.5", "2.5"], "zip": [2134, 2135]})
     encoder = FeatureEncoder(categorical_columns=["zip"]).fit(frame)

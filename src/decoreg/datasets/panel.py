@@ -63,12 +63,15 @@ _COLLEGE_FEATURES = (
 
 
 def _build(file: PackageFile, columns: tuple[str, ...], categories: tuple[str, ...] = ()) -> Build:
-    """Read `columns`; the integer codes in `categories` become strings (category labels)."""
+    """Read `columns`; the integer codes in `categories` become category labels: strings in a
+    pandas `category` column. As plain strings of digits the tabular model's feature encoder
+    read them as a number (its rule for CSV columns of numbers with a stray word), so STAR's
+    79 school ids were one standardized number to it and 79 levels to the baselines."""
 
     def build(read: Reader):
         frame = read_xz_pickle(read, file, columns)
         for name in categories:
-            frame[name] = frame[name].map(str, na_action="ignore")
+            frame[name] = frame[name].map(str, na_action="ignore").astype("category")
         return frame, 0
 
     return build

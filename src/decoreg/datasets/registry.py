@@ -38,7 +38,7 @@ from decoreg.datasets.sources import (
 from decoreg.errors import ConfigError, DataError
 
 # Bump when a parser's output changes, so cached frames from older code are not reused.
-FRAME_FORMAT = 1
+FRAME_FORMAT = 2  # 2: the panel's integer-coded categories are a `category` column
 FRIEDMAN_ROWS = 2000
 STAR_TEMPLATE = "Rating (1 to 5 stars): "
 

@@ -115,8 +115,12 @@ def _numeric_values(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def _looks_numeric(series: pd.Series) -> bool:
-    """True for numeric dtypes, and for object columns whose values mostly parse as numbers."""
-    if ptypes.is_bool_dtype(series):
+    """True for numeric dtypes, and for object columns whose values mostly parse as numbers.
+
+    A pandas `category` column is categorical whatever its labels look like: its dtype says
+    so (e.g. integer codes of schools, which as numbers would mean nothing).
+    """
+    if ptypes.is_bool_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype):
         return False
     if ptypes.is_numeric_dtype(series):
         return True
@@ -134,8 +138,9 @@ class FeatureEncoder:
         nan_policy: "indicator" (median plus indicator, missing as a level), "impute" (median,
             unknown index) or "error"; see the module docstring.
         categorical_columns: Columns to treat as categorical. None: columns of bool, category,
-            string or object dtype are categorical, except object columns whose values are
-            mostly numbers, which are numeric (a stray word in them raises `DataError`).
+            string or object dtype are categorical, except string or object columns whose
+            values are mostly numbers, which are numeric (a stray word in them raises
+            `DataError`); a category column always is categorical.
         max_categories: Levels kept per categorical column, the most frequent (ties by
             value); the rows of the others share the unknown index, counted in `fit_report_`.
     """
