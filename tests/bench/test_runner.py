@@ -326,3 +326,27 @@ def test_datasets_option_runs_only_those_cells_and_names_unknown_ones(tmp_path, 
     assert (rest.run, rest.skipped) == (2, 2)
     with pytest.raises(ConfigError, match=r"no dataset nope.*it has toy.csv, toy2.csv"):
         run_suite(suite, tmp_path / "out", resume=True, echo=_silent, datasets=["nope"])
+
+
+def test_rerun_runs_finished_cells_again_first_stages_included(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from decoreg.bench.methods import METHODS, Method
+
+    staged = Method("ce-then-raft", "CE then RAFT", "RAFT from the CE model", ("text",),
+                    _STAGED_PARAMS, warm_start="ce-greedy")  # fmt: skip
+    monkeypatch.setitem(METHODS, "ce-then-raft", staged)
+    path, _ = _staged_suite(tmp_path, tiny_model_dir, ["ce-then-raft", "mean"])
+    suite = load_suite(path)
+    fits = _count_fits(monkeypatch)
+    run_suite(suite, tmp_path / "out", quick=True, echo=_silent)
+    assert sorted(name for name, _ in fits) == ["ce-greedy", "ce-then-raft", "mean"]
+    again = run_suite(suite, tmp_path / "out", quick=True, resume=True, echo=_silent)
+    assert (again.run, again.skipped) == (0, 2)
+    fits.clear()
+    rerun = run_suite(suite, tmp_path / "out", quick=True, resume=True, rerun=True, echo=_silent)
+    assert (rerun.run, rerun.skipped, rerun.failed) == (2, 0, 0)
+    # the saved first stage was forgotten: CE is trained again, not read from the old run
+    assert sorted(name for name, _ in fits) == ["ce-greedy", "ce-then-raft", "mean"]
+    rows = read_rows(tmp_path / "out" / RESULTS_FILE)
+    assert len(rows) == 4 and {r["key"] for r in rows[2:]} == {r["key"] for r in rows[:2]}

@@ -121,7 +121,7 @@ def _warm_start_folder(
         The folder and the seconds spent fitting it now (0 when it was saved before).
     """
     warm = cell.warm_start
-    folder = cache_dir("bench", WARM_STARTS_DIR) / warm.fit_key()[:24]
+    folder = warm_start_folder(warm)
     if (folder / "decoreg.json").exists():
         return folder, 0.0
     start = time.perf_counter()
@@ -135,6 +135,20 @@ def _warm_start_folder(
     estimator.save(staging)
     os.replace(staging, folder)
     return folder, seconds
+
+
+def warm_start_folder(first_stage: Cell) -> Path:
+    """Where the saved model of a first stage (`Cell.warm_start`) is kept, by its fit key."""
+    return cache_dir("bench", WARM_STARTS_DIR) / first_stage.fit_key()[:24]
+
+
+def forget_saved_state(cell: Cell) -> None:
+    """Delete what earlier runs of `cell` left to reuse: its first stage's saved model and its
+    training checkpoints (before a rerun: they may come from older code)."""
+    if cell.warm_start is not None:
+        shutil.rmtree(warm_start_folder(cell.warm_start), ignore_errors=True)
+    if cell.fit_key() is not None:
+        shutil.rmtree(checkpoint_folder(cell), ignore_errors=True)
 
 
 def checkpoint_folder(cell: Cell) -> Path:

@@ -29,6 +29,7 @@ from decoreg.bench.cell_run import (
     DEFAULT_CHECKPOINT_EVERY,
     CellData,
     cell_row,
+    forget_saved_state,
     load_cell_data,
     run_cell,
 )
@@ -76,6 +77,7 @@ def run_suite(
     placement: dict[str, Any] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     datasets: Sequence[str] | None = None,
+    rerun: bool = False,
 ) -> RunSummary:
     """Run every unfinished cell of `suite`, appending rows to ``output/results.jsonl``.
 
@@ -92,6 +94,9 @@ def run_suite(
             killed run continues its unfinished cell on `resume` (0: none; `cell_run._fit`).
         datasets: Run only the cells of these datasets (None: all), e.g. one set's seeds first
             in a suite that takes several sessions; the others stay for a later `resume`.
+        rerun: Run the (chosen) cells again even where they finished, e.g. after a fix in the
+            code they run, first stages and checkpoints included (`forget_saved_state`); the
+            new rows are the newest, so they are the ones reported.
 
     Raises:
         ConfigError: If `output` already has results and `resume` is False, or `datasets`
@@ -105,13 +110,16 @@ def run_suite(
             f"{results} already has {len(rows)} rows: pass --resume to continue it (finished "
             "cells are skipped), or choose another --output"
         )
-    done = {k for k, row in latest_rows(rows).items() if row.get("status") == "ok"}
+    done = set() if rerun else {k for k, r in latest_rows(rows).items() if r.get("status") == "ok"}
     cells = _only_datasets(suite.cells(quick=quick), datasets, suite.name)
     env = environment()
     start, started_at = time.perf_counter(), now()
     counts = {"run": 0, "skipped": 0, "failed": 0}
     data_cache: dict[str, CellData] = {}
     todo = [c for c in cells if c.key not in done]
+    if rerun:
+        for cell in todo:
+            forget_saved_state(cell)
     counts["skipped"] = len(cells) - len(todo)
     echo(f"{suite.name}: {len(cells)} cells, {counts['skipped']} already finished")
     for group in _groups(todo):

@@ -42,6 +42,12 @@ def add_bench_command(commands) -> None:
         metavar="NAME[,NAME]",
         help="run only these datasets' cells (the report still shows every finished cell)",
     )
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="with --resume: run the chosen cells again even where finished (after a code fix); "
+        "the new rows are reported",
+    )
     p.add_argument("--lock", type=Path, help="hold an flock on this file while each cell runs")
     p.add_argument("--report-only", action="store_true", help="only re-render results.md/plots")
     add_device_options(p, saved=False)
@@ -71,6 +77,7 @@ def run_bench(args: argparse.Namespace) -> int:
             suite, output, quick=args.quick, resume=args.resume, lock=args.lock, command=command,
             placement={"device": args.device, "precision": args.precision},
             checkpoint_every=_checkpoint_every(args), datasets=args.datasets,
+            rerun=args.rerun,
         )  # fmt: skip
         print(
             f"{summary.run} cells run ({summary.failed} failed), {summary.skipped} skipped, "
@@ -96,7 +103,8 @@ def _print_suites_and_methods() -> None:
 def _command_line(args: argparse.Namespace, output: Path) -> str:
     """The bench command as a user would type it again (with the resolved output folder)."""
     parts = ["decoreg", "bench", args.suite, "--output", str(output)]
-    parts += [flag for flag, on in (("--quick", args.quick), ("--resume", args.resume)) if on]
+    flags = (("--quick", args.quick), ("--resume", args.resume), ("--rerun", args.rerun))
+    parts += [flag for flag, on in flags if on]
     if args.lock:
         parts += ["--lock", str(args.lock)]
     if args.checkpoint_every is not None:
