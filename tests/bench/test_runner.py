@@ -312,7 +312,7 @@ def test_the_cli_default_checkpoint_interval_is_the_harness_default():
     assert cli_bench.DEFAULT_CHECKPOINT_EVERY == cell_run.DEFAULT_CHECKPOINT_EVERY
 
 
-def test_datasets_option_runs_only_those_cells_and_names_unknown_ones(tmp_path, tiny_model_dir):
+def test_datasets_and_methods_options_run_only_those_cells(tmp_path, tiny_model_dir):
     path, data = _staged_suite(tmp_path, tiny_model_dir, ["mean"])
     other = dict(data["grids"][0]["datasets"]["toy.csv"])
     (tmp_path / "toy2.csv").write_bytes((tmp_path / "toy.csv").read_bytes())
@@ -326,6 +326,11 @@ def test_datasets_option_runs_only_those_cells_and_names_unknown_ones(tmp_path, 
     assert (rest.run, rest.skipped) == (2, 2)
     with pytest.raises(ConfigError, match=r"no dataset nope.*it has toy.csv, toy2.csv"):
         run_suite(suite, tmp_path / "out", resume=True, echo=_silent, datasets=["nope"])
+    with pytest.raises(ConfigError, match=r"--methods: suite toy has no method raft; it has mean"):
+        run_suite(suite, tmp_path / "out", resume=True, echo=_silent, methods=["raft"])
+    only = run_suite(suite, tmp_path / "out", resume=True, rerun=True, echo=_silent,
+                     datasets=["toy.csv"], methods=["mean"])  # fmt: skip
+    assert (only.run, only.skipped) == (2, 0)
 
 
 def test_rerun_runs_finished_cells_again_first_stages_included(

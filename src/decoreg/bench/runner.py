@@ -77,6 +77,7 @@ def run_suite(
     placement: dict[str, Any] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     datasets: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
     rerun: bool = False,
 ) -> RunSummary:
     """Run every unfinished cell of `suite`, appending rows to ``output/results.jsonl``.
@@ -94,13 +95,14 @@ def run_suite(
             killed run continues its unfinished cell on `resume` (0: none; `cell_run._fit`).
         datasets: Run only the cells of these datasets (None: all), e.g. one set's seeds first
             in a suite that takes several sessions; the others stay for a later `resume`.
+        methods: Run only the cells of these methods (None: all).
         rerun: Run the (chosen) cells again even where they finished, e.g. after a fix in the
             code they run, first stages and checkpoints included (`forget_saved_state`); the
             new rows are the newest, so they are the ones reported.
 
     Raises:
         ConfigError: If `output` already has results and `resume` is False, or `datasets`
-            names a dataset the suite does not have.
+            or `methods` names one the suite does not have.
     """
     output.mkdir(parents=True, exist_ok=True)
     results = output / RESULTS_FILE
@@ -111,7 +113,8 @@ def run_suite(
             "cells are skipped), or choose another --output"
         )
     done = set() if rerun else {k for k, r in latest_rows(rows).items() if r.get("status") == "ok"}
-    cells = _only_datasets(suite.cells(quick=quick), datasets, suite.name)
+    cells = _only(suite.cells(quick=quick), datasets, "dataset", suite.name)
+    cells = _only(cells, methods, "method", suite.name)
     env = environment()
     start, started_at = time.perf_counter(), now()
     counts = {"run": 0, "skipped": 0, "failed": 0}
@@ -150,17 +153,20 @@ def run_suite(
     return RunSummary(counts["run"], counts["skipped"], counts["failed"], wall)
 
 
-def _only_datasets(cells: list[Cell], datasets: Sequence[str] | None, suite: str) -> list[Cell]:
-    if datasets is None:
+def _only(cells: list[Cell], chosen: Sequence[str] | None, kind: str, suite: str) -> list[Cell]:
+    """The cells whose dataset (`kind` "dataset") or method ("method") name is in `chosen`."""
+    if chosen is None:
         return cells
-    known = list(dict.fromkeys(cell.dataset.name for cell in cells))
-    unknown = [name for name in datasets if name not in known]
+    name_of = {"dataset": lambda cell: cell.dataset.name, "method": lambda cell: cell.method.name}
+    name = name_of[kind]
+    known = list(dict.fromkeys(name(cell) for cell in cells))
+    unknown = [item for item in chosen if item not in known]
     if unknown:
         raise ConfigError(
-            f"--datasets: suite {suite} has no dataset {', '.join(unknown)}; it has "
+            f"--{kind}s: suite {suite} has no {kind} {', '.join(unknown)}; it has "
             f"{', '.join(known)}"
         )
-    return [cell for cell in cells if cell.dataset.name in datasets]
+    return [cell for cell in cells if name(cell) in chosen]
 
 
 def _data_failure(cell: Cell, error: Exception) -> dict[str, Any]:

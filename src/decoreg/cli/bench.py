@@ -38,9 +38,12 @@ def add_bench_command(commands) -> None:
     )
     p.add_argument(
         "--datasets",
-        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        type=_names,
         metavar="NAME[,NAME]",
         help="run only these datasets' cells (the report still shows every finished cell)",
+    )
+    p.add_argument(
+        "--methods", type=_names, metavar="NAME[,NAME]", help="run only these methods' cells"
     )
     p.add_argument(
         "--rerun",
@@ -77,7 +80,7 @@ def run_bench(args: argparse.Namespace) -> int:
             suite, output, quick=args.quick, resume=args.resume, lock=args.lock, command=command,
             placement={"device": args.device, "precision": args.precision},
             checkpoint_every=_checkpoint_every(args), datasets=args.datasets,
-            rerun=args.rerun,
+            methods=args.methods, rerun=args.rerun,
         )  # fmt: skip
         print(
             f"{summary.run} cells run ({summary.failed} failed), {summary.skipped} skipped, "
@@ -109,9 +112,15 @@ def _command_line(args: argparse.Namespace, output: Path) -> str:
         parts += ["--lock", str(args.lock)]
     if args.checkpoint_every is not None:
         parts += ["--checkpoint-every", str(args.checkpoint_every)]
-    if args.datasets:
-        parts += ["--datasets", ",".join(args.datasets)]
+    for flag, names in (("--datasets", args.datasets), ("--methods", args.methods)):
+        if names:
+            parts += [flag, ",".join(names)]
     return " ".join(shlex.quote(part) for part in parts)
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated option's names."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _checkpoint_every(args: argparse.Namespace) -> int:
