@@ -9,6 +9,7 @@ from typing import Any
 
 from decoreg.errors import ConfigError
 from decoreg.tabular.features import DEFAULT_MAX_CATEGORIES, NAN_POLICIES
+from decoreg.tabular.numeric_embedding import NUMERIC_EMBEDDINGS
 from decoreg.tokenizers import NumberTokenizer, make_tokenizer
 
 
@@ -33,6 +34,12 @@ class TabularModelConfig:
         encoder_layers: Hidden layers of the encoder MLP (each d_model wide).
         memory_tokens: Vectors the encoder hands the decoder's cross-attention.
         category_dim: Embedding width per categorical column.
+        numeric_embedding: How numeric features enter the encoder MLP: "linear" (the
+            standardized values) or "periodic" (trainable periodic features per column;
+            `decoreg.tabular.numeric_embedding`).
+        periodic_frequencies: Frequencies per numeric column of the periodic embedding.
+        periodic_scale: Standard deviation of the periodic embedding's initial frequencies.
+        numeric_dim: Width of the periodic embedding per numeric column.
         nan_policy: Missing feature values: "indicator" (the default: the training median
             plus a missing-indicator feature for numbers, a level of its own for categories),
             "impute" (the median or the unknown category, no indicator) or "error".
@@ -55,6 +62,10 @@ class TabularModelConfig:
     encoder_layers: int = 2
     memory_tokens: int = 4
     category_dim: int = 16
+    numeric_embedding: str = "linear"
+    periodic_frequencies: int = 16
+    periodic_scale: float = 0.1
+    numeric_dim: int = 16
     nan_policy: str = "indicator"
     categorical_columns: tuple[str, ...] | None = None
     max_categories: int = DEFAULT_MAX_CATEGORIES
@@ -67,7 +78,16 @@ class TabularModelConfig:
         if self.categorical_columns is not None:
             object.__setattr__(self, "categorical_columns", tuple(self.categorical_columns))
         self.make_tokenizer()  # ConfigError for a bad name or option
-        positive = ("d_model", "heads", "layers", "ff_size", "encoder_layers", "memory_tokens")
+        positive = (
+            "d_model",
+            "heads",
+            "layers",
+            "ff_size",
+            "encoder_layers",
+            "memory_tokens",
+            "periodic_frequencies",
+            "numeric_dim",
+        )
         for name in (*positive, "max_categories"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive int, got {getattr(self, name)!r}")
@@ -77,6 +97,13 @@ class TabularModelConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.category_dim < 1 or self.riemann_bins < 2:
             raise ConfigError("category_dim must be >= 1 and riemann_bins >= 2")
+        if self.numeric_embedding not in NUMERIC_EMBEDDINGS:
+            raise ConfigError(
+                f"numeric_embedding must be one of {NUMERIC_EMBEDDINGS}, "
+                f"got {self.numeric_embedding!r}"
+            )
+        if not 0.0 < self.periodic_scale < math.inf:
+            raise ConfigError(f"periodic_scale must be > 0, got {self.periodic_scale}")
         if self.nan_policy not in NAN_POLICIES:
             raise ConfigError(f"nan_policy must be one of {NAN_POLICIES}, got {self.nan_policy!r}")
         if self.clip_margin is not None and not 0.0 <= self.clip_margin < math.inf:

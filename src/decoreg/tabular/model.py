@@ -31,6 +31,7 @@ from decoreg.rows import reset_rows
 from decoreg.tabular.config import TabularModelConfig
 from decoreg.tabular.features import FeatureEncoder, as_frame
 from decoreg.tabular.layers import DecoderLayer, DecodingState
+from decoreg.tabular.numeric_embedding import make_numeric_embedding
 from decoreg.tabular.policy import TabularPolicy
 from decoreg.tabular.target import TargetTransform, check_targets
 
@@ -61,7 +62,14 @@ class TabularRegressor(nn.Module):
         offsets = torch.as_tensor(offsets, device=HOST)  # built on the host, then placed
         self.register_buffer("category_offsets", offsets, persistent=False)
         self.category_embedding = nn.Embedding(max(sum(cards), 1), config.category_dim)
-        width = features.numeric_width + len(cards) * config.category_dim
+        self.numeric_embedding = make_numeric_embedding(
+            config.numeric_embedding,
+            features.numeric_width,
+            frequencies=config.periodic_frequencies,
+            scale=config.periodic_scale,
+            dim=config.numeric_dim,
+        )
+        width = self.numeric_embedding.output_width + len(cards) * config.category_dim
         mlp: list[nn.Module] = []
         for _ in range(config.encoder_layers):
             mlp += [nn.Linear(width, d), nn.GELU(), nn.Dropout(config.dropout)]
@@ -149,7 +157,7 @@ class TabularRegressor(nn.Module):
 
     def encode(self, inputs: Mapping[str, Tensor]) -> Tensor:
         """Batch inputs -> [B, d] row representations."""
-        parts = [inputs["numeric"]]
+        parts = [self.numeric_embedding(inputs["numeric"])]
         categorical = inputs["categorical"]
         if categorical.shape[1]:
             embedded = self.category_embedding(categorical + self.category_offsets)

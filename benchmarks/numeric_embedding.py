@@ -1,0 +1,172 @@
+"""Does the periodic numeric-feature embedding close the tabular model's gap to gradient boosting?
+
+Trains the tabular family's CE model on sets of the `genre2-tabular` panel, each at that
+suite's tuned settings (the same rows, steps and learning rate), three ways that differ only in
+`numeric_embedding`: "linear" (the standardized values, today's default) and "periodic" with
+initial frequency scales 0.1 and 1. Runs them as a suite (`suite.yaml` written beside the
+results, so `--resume` continues a killed run) and judges each periodic variant against
+linear with the paired bootstrap over test rows (the house rule: squared errors averaged over
+the seeds per row), next to gradient boosting's R^2 from the committed `genre2-tabular` rows.
+
+Usage:
+    python benchmarks/numeric_embedding.py [--datasets a,b] [--seeds 0,1,2] [--lock FILE]
+    python benchmarks/numeric_embedding.py --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import yaml
+
+from decoreg.bench.publish import current_rows
+from decoreg.bench.report import paired_difference
+from decoreg.bench.suite import SUITES_DIR, load_suite
+
+OUTPUT = Path("benchmarks/results/numeric-embedding")
+PANEL = Path("benchmarks/results/genre2-tabular")
+DEFAULT_DATASETS = ("concrete", "abalone", "computers", "ames", "california-housing")
+VARIANTS: dict[str, dict[str, Any]] = {
+    "linear": {"numeric_embedding": "linear"},
+    "periodic-0.1": {"numeric_embedding": "periodic", "periodic_scale": 0.1},
+    "periodic-1": {"numeric_embedding": "periodic", "periodic_scale": 1.0},
+}
+BASE = "linear"
+
+
+def suite_document(datasets: list[str], seeds: list[int]) -> dict[str, Any]:
+    """The suite: one grid per variant, each dataset at its genre2-tabular entry."""
+    panel = yaml.safe_load((SUITES_DIR / "genre2-tabular.yaml").read_text())
+    entries = {name: entry for grid in panel["grids"] for name, entry in grid["datasets"].items()}
+    unknown = sorted(set(datasets) - set(entries))
+    if unknown:
+        raise SystemExit(f"--datasets: {unknown} are not in genre2-tabular ({sorted(entries)})")
+    grids = []
+    for variant, options in VARIANTS.items():
+        grid_datasets = {}
+        for name in datasets:
+            entry = copy.deepcopy(entries[name])
+            # "linear" is the default: leave it out, so those cells are genre2-tabular's own
+            extra = {} if variant == BASE else options
+            entry["params"]["tabular_options"] = {**entry["params"]["tabular_options"], **extra}
+            grid_datasets[name] = entry
+        grids.append({"name": variant, "datasets": grid_datasets, "methods": ["tab-ce"]})
+    return {
+        "name": "numeric-embedding",
+        "description": "CE on genre2-tabular sets, linear vs periodic numeric embeddings.",
+        "seeds": seeds,
+        "data_seed": panel["data_seed"],
+        "budget_minutes": 120,
+        "quick": panel["quick"],
+        "grids": grids,
+    }
+
+
+def _gbdt_r2(dataset: str) -> float | None:
+    """Gradient boosting's mean test R^2 in the committed genre2-tabular rows."""
+    suite = load_suite("genre2-tabular")
+    rows = current_rows(suite, PANEL, quick=False)
+    values = [r["metrics"]["r2"] for r in rows
+              if (r["dataset"], r["method"], r["status"]) == (dataset, "gbdt", "ok")]  # fmt: skip
+    return mean(values) if values else None
+
+
+def summarize(suite_path: Path, output: Path) -> dict[str, Any]:
+    suite = load_suite(suite_path)
+    rows = [r for r in current_rows(suite, output, quick=False) if r["status"] == "ok"]
+    report: dict[str, Any] = {"seeds": list(suite.seeds), "datasets": {}}
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        by_variant = {v: [r for r in rows if r["dataset"] == dataset and r["grid"] == v]
+                      for v in VARIANTS}  # fmt: skip
+        entry: dict[str, Any] = {"gbdt_r2": _gbdt_r2(dataset), "variants": {}}
+        for variant, variant_rows in by_variant.items():
+            if not variant_rows:
+                continue
+            judged = {}
+            if variant != BASE and len(variant_rows) == len(by_variant[BASE]) > 0:
+                result = paired_difference([variant_rows, by_variant[BASE]], output)
+                judged = {"versus_linear": result if isinstance(result, str)
+                          else result.result.to_dict()}  # fmt: skip
+            entry["variants"][variant] = {
+                "seeds": len(variant_rows),
+                "r2": mean(r["metrics"]["r2"] for r in variant_rows),
+                "rmse": mean(r["metrics"]["rmse"] for r in variant_rows),
+                "fit_seconds": mean(r["fit_seconds"] for r in variant_rows),
+                **judged,
+            }
+        report["datasets"][dataset] = entry
+    return report
+
+
+def markdown(report: dict[str, Any], command: str) -> str:
+    lines = [
+        "# Numeric-feature embeddings for the tabular model",
+        "",
+        f"Command: `{command}`",
+        "",
+        "CE (mean of 16 samples) at each set's genre2-tabular settings, test R^2 as the mean "
+        f"over seeds {report['seeds']}; each periodic variant against linear: RMSE difference "
+        "and its paired-bootstrap 95% interval over test rows (negative: periodic better). "
+        "GBDT: gradient boosting in the committed genre2-tabular rows.",
+        "",
+        "| dataset | GBDT R² | " + " | ".join(f"{v} R²" for v in VARIANTS)
+        + " | " + " | ".join(f"{v} − linear RMSE [95%]" for v in VARIANTS if v != BASE) + " |",
+        "|---|---|" + "---|" * (2 * len(VARIANTS) - 1),
+    ]  # fmt: skip
+    wins = dict.fromkeys(v for v in VARIANTS if v != BASE)
+    wins = {v: [0, 0, 0] for v in wins}  # held, not separable, did not hold
+    for dataset, entry in report["datasets"].items():
+        variants = entry["variants"]
+        gbdt = "-" if entry["gbdt_r2"] is None else f"{entry['gbdt_r2']:.4f}"
+        cells = [f"{variants[v]['r2']:.4f} ({variants[v]['seeds']})" if v in variants else "-"
+                 for v in VARIANTS]  # fmt: skip
+        verdicts = []
+        for v in VARIANTS:
+            if v == BASE:
+                continue
+            judged = variants.get(v, {}).get("versus_linear")
+            if not isinstance(judged, dict):
+                verdicts.append(judged or "-")
+                continue
+            wins[v][("held", "not separable", "did not hold").index(judged["verdict"])] += 1
+            verdicts.append(f"{judged['difference']:+.4g} [{judged['low']:+.4g}, "
+                            f"{judged['high']:+.4g}] {judged['verdict']}")  # fmt: skip
+        lines.append(f"| {dataset} | {gbdt} | " + " | ".join(cells + verdicts) + " |")
+    lines += ["", "Periodic below linear (held / not separable / did not hold):", ""]
+    lines += [f"- {v}: {held} / {tie} / {lost}" for v, (held, tie, lost) in wins.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--lock", help="flock file the suite holds while each cell runs")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    suite_path = args.output / "suite.yaml"
+    if not args.report_only:
+        document = suite_document(args.datasets.split(","), [int(s) for s in args.seeds.split(",")])
+        args.output.mkdir(parents=True, exist_ok=True)
+        suite_path.write_text(yaml.safe_dump(document, sort_keys=False))
+        command = ["decoreg", "bench", str(suite_path), "--output", str(args.output), "--resume"]
+        subprocess.run(command + (["--lock", args.lock] if args.lock else []), check=True)
+    report = summarize(suite_path, args.output)
+    command = "python benchmarks/numeric_embedding.py " + " ".join(argv or sys.argv[1:])
+    (args.output / "summary.json").write_text(json.dumps(report, indent=1) + "\n")
+    text = markdown(report, command.strip())
+    (args.output / "summary.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
