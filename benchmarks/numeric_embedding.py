@@ -44,11 +44,12 @@ BASE = "linear"
 def suite_document(datasets: list[str], seeds: list[int]) -> dict[str, Any]:
     """The suite: one grid per variant, each dataset at its genre2-tabular entry."""
     panel = yaml.safe_load((SUITES_DIR / "genre2-tabular.yaml").read_text())
-    entries = {name: entry for grid in panel["grids"] for name, entry in grid["datasets"].items()}
+    (grid,) = panel["grids"]
+    entries = grid["datasets"]
     unknown = sorted(set(datasets) - set(entries))
     if unknown:
         raise SystemExit(f"--datasets: {unknown} are not in genre2-tabular ({sorted(entries)})")
-    grids = []
+    grids: list[dict[str, Any]] = []
     for variant, options in VARIANTS.items():
         grid_datasets = {}
         for name in datasets:
@@ -57,7 +58,14 @@ def suite_document(datasets: list[str], seeds: list[int]) -> dict[str, Any]:
             extra = {} if variant == BASE else options
             entry["params"]["tabular_options"] = {**entry["params"]["tabular_options"], **extra}
             grid_datasets[name] = entry
-        grids.append({"name": variant, "datasets": grid_datasets, "methods": ["tab-ce"]})
+        grids.append(
+            {
+                "name": variant,
+                "datasets": grid_datasets,
+                "methods": ["tab-ce"],
+                "params": grid["params"],  # the panel's steps, batch size and evaluation
+            }
+        )
     return {
         "name": "numeric-embedding",
         "description": "CE on genre2-tabular sets, linear vs periodic numeric embeddings.",

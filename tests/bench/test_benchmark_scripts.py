@@ -127,3 +127,36 @@ def test_tune_writes_the_suites_dataset_params_and_reproduces_the_committed_file
     assert "concrete" in committed.splitlines()[committed.splitlines().index(diff[0][0]) - 4]
     with pytest.raises(ValueError, match="'nope'"):
         writer.suite_with_params(committed, {"nope": {"learning_rate": 0.1}})
+
+
+def test_numeric_embedding_cells_differ_from_the_panels_only_in_the_embedding():
+    """Each variant's cell is genre2-tabular's CE cell of the same set and seed, except for
+    the grid's name and (periodic) the embedding options."""
+    import yaml
+
+    from decoreg.bench.suite import load_suite
+
+    script = _script("numeric_embedding")
+    document = script.suite_document(["concrete", "ames"], [0, 1])
+    assert [g["name"] for g in document["grids"]] == list(script.VARIANTS)
+    panel = {(c.dataset.name, c.seed): c for c in load_suite("genre2-tabular").cells()
+             if c.method.name == "tab-ce"}  # fmt: skip
+    path = ROOT / "build" / "test-numeric-embedding-suite.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    cells = load_suite(path).cells()
+    assert len(cells) == 3 * 2 * 2
+    for cell in cells:
+        other = panel[(cell.dataset.name, cell.seed)]
+        assert cell.dataset.spec() == other.dataset.spec() and cell.method.name == "tab-ce"
+        options, panel_options = (dict(c.params["tabular_options"]) for c in (cell, other))
+        assert {k: v for k, v in cell.params.items() if k != "tabular_options"} == {
+            k: v for k, v in other.params.items() if k != "tabular_options"
+        }
+        added = {k: options.pop(k) for k in set(options) - set(panel_options)}
+        assert options == panel_options
+        assert added == {
+            k: v for k, v in script.VARIANTS[cell.grid].items() if cell.grid != "linear"
+        }
+    with pytest.raises(SystemExit, match="'nope'"):
+        script.suite_document(["nope"], [0])
