@@ -76,6 +76,7 @@ def test_the_tabular_default_space():
         "tabular_options.d_model",
         "tabular_options.layers",
         "tabular_options.dropout",
+        "tabular_options.numeric_embedding",
         "learning_rate",
     )
 
