@@ -35,7 +35,7 @@ TABULAR_SPACE = (
     ParamSpec("tabular_options.d_model", "categorical", choices=(32, 64, 128)),
     ParamSpec("tabular_options.layers", "int", 1, 3),
     ParamSpec("tabular_options.dropout", "float", 0.0, 0.3),
-    # periodic helps on 3 of 5 panel sets and hurts abalone: a choice for the study to make
+    # periodic helps on 3 of GenRe2's 10 panel sets and hurts abalone: the study's choice
     # (benchmarks/results/numeric-embedding/summary.md)
     ParamSpec("tabular_options.numeric_embedding", "categorical", choices=("linear", "periodic")),
     ParamSpec("learning_rate", "float", 3e-4, 1e-2, log=True),
