@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
+from decoreg.devices import HOST
+
 
 class NumericEmbedding(nn.Module, ABC):
     """Contract: [B, F] standardized features -> [B, output_width]."""
@@ -43,13 +45,13 @@ class PeriodicNumericEmbedding(NumericEmbedding):
 
     def __init__(self, features: int, frequencies: int, scale: float, dim: int) -> None:
         super().__init__()
-        self.output_width = features * dim
-        self.frequencies = nn.Parameter(torch.randn(features, frequencies) * scale)
+        self.output_width = features * dim  # built on the host, then placed with the model
+        self.frequencies = nn.Parameter(torch.randn(features, frequencies, device=HOST) * scale)
         bound = 1.0 / math.sqrt(2 * frequencies)  # nn.Linear's init for 2k inputs
         self.weight = nn.Parameter(
-            torch.empty(features, 2 * frequencies, dim).uniform_(-bound, bound)
+            torch.empty(features, 2 * frequencies, dim, device=HOST).uniform_(-bound, bound)
         )
-        self.bias = nn.Parameter(torch.empty(features, dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(features, dim, device=HOST).uniform_(-bound, bound))
 
     def forward(self, numeric: Tensor) -> Tensor:  # [B, F] -> [B, F * dim]
         angles = 2 * math.pi * numeric.unsqueeze(-1) * self.frequencies  # [B, F, k]
